@@ -1,0 +1,7 @@
+"""``python -m voicemon``."""
+
+import sys
+
+from voicemon.cli import main
+
+sys.exit(main())

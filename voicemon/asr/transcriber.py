@@ -1,0 +1,122 @@
+"""The :class:`Transcriber` protocol and its faster-whisper implementation.
+
+A transcriber turns one utterance (float32 16 kHz mono) into words with times relative to the
+start of that audio. It is stateless across calls: the same audio always gives the same words,
+which is what lets the offline driver run utterances in parallel and still equal a live replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from voicemon.asr.model_resolution import ResolvedModel, resolve_model
+from voicemon.config import AsrOptions
+from voicemon.errors import ModelUnavailableError
+from voicemon.events import SAMPLE_RATE_HZ, Word
+
+log = logging.getLogger(__name__)
+
+MIN_SPEECH_S = 0.2
+NO_SPEECH_PROB_MAX = 0.6
+LOGPROB_MIN = -1.0
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """Anything that turns an utterance into timed words."""
+
+    name: str
+
+    def transcribe(self, samples: np.ndarray) -> list[Word]:
+        """Words of ``samples`` (16 kHz mono float32), times in seconds from its start."""
+        ...
+
+
+class WhisperTranscriber:
+    """faster-whisper (CTranslate2) speech recognition with word timestamps.
+
+    The model loads on first use (or :meth:`load`). Thread-safe: CTranslate2 models may be
+    called from several threads; ``num_workers`` lets that many calls run in parallel.
+
+    Args:
+        options: model, compute type, beam size and threads.
+        num_workers: concurrent calls the model accepts.
+        allow_download: permit a model name that must be fetched from the hub.
+    """
+
+    def __init__(self, options: AsrOptions | None = None, num_workers: int = 1, allow_download: bool = False) -> None:
+        self.options = options or AsrOptions()
+        self.num_workers = num_workers
+        self.resolved: ResolvedModel = resolve_model(self.options.model, allow_download=allow_download)
+        self.name = self.resolved.name
+        self._model = None
+        self._lock = threading.Lock()
+
+    def load(self):
+        """Load the model now (otherwise it loads on the first transcription).
+
+        Raises:
+            ModelUnavailableError: CTranslate2 could not load the files.
+        """
+        with self._lock:
+            if self._model is None:
+                try:
+                    from faster_whisper import WhisperModel
+
+                    self._model = WhisperModel(
+                        self.resolved.location,
+                        device="cpu",
+                        compute_type=self.options.compute_type,
+                        cpu_threads=self.options.cpu_threads,
+                        num_workers=self.num_workers,
+                        local_files_only=not self.resolved.source == "download",
+                    )
+                except Exception as exc:  # CTranslate2/huggingface raise many types
+                    raise ModelUnavailableError(
+                        f"could not load Whisper model {self.resolved.name} from {self.resolved.location} "
+                        f"(chosen by {self.resolved.source}): {exc}"
+                    ) from exc
+        return self._model
+
+    def transcribe(self, samples: np.ndarray) -> list[Word]:
+        """Transcribe one utterance.
+
+        Args:
+            samples: float32 16 kHz mono audio.
+
+        Returns:
+            Recognised words, times relative to ``samples[0]``; empty for silence or noise.
+        """
+        if len(samples) < MIN_SPEECH_S * SAMPLE_RATE_HZ or not np.any(samples):
+            return []
+        model = self.load()
+        segments, _info = model.transcribe(
+            samples.astype(np.float32, copy=False),
+            language=self.options.language,
+            beam_size=self.options.beam_size,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        words: list[Word] = []
+        for seg in segments:
+            # Whisper's own "this is not speech" test; drops hallucinations on noise.
+            if seg.no_speech_prob > NO_SPEECH_PROB_MAX and seg.avg_logprob < LOGPROB_MIN:
+                continue
+            for w in seg.words or ():
+                text = w.word.strip()
+                if text:
+                    words.append(Word(start=float(w.start), end=float(w.end), text=text, probability=float(w.probability)))
+        return words
+
+
+def transcribe_job_words(transcriber: Transcriber, samples: np.ndarray, offset_s: float) -> list[Word]:
+    """Run a transcriber and shift its word times to media time."""
+    return [
+        Word(start=round(w.start + offset_s, 3), end=round(w.end + offset_s, 3), text=w.text, probability=w.probability)
+        for w in transcriber.transcribe(samples)
+    ]

@@ -1,0 +1,152 @@
+"""Decode any audio file into 16 kHz float32 mono signals, one per call role.
+
+libsndfile (via soundfile) reads WAV (PCM, float, mu-law, a-law), FLAC, OGG and MP3; anything
+else goes through PyAV (FFmpeg), which faster-whisper already depends on. Two channels map to
+roles (``agent``/``customer`` in the configured order); one channel is role ``mixed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voicemon.errors import AudioFormatError
+from voicemon.events import SAMPLE_RATE_HZ
+
+log = logging.getLogger(__name__)
+
+MIN_RATE_HZ = 8000
+MAX_RATE_HZ = 192000
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A call's audio, resampled to 16 kHz.
+
+    Attributes:
+        signals: role -> float32 mono samples at 16 kHz (all the same length).
+        source_rate_hz: sample rate of the file.
+        source_channels: channel count of the file.
+        source_format: short description of the container/encoding.
+    """
+
+    signals: dict[str, np.ndarray]
+    source_rate_hz: int
+    source_channels: int
+    source_format: str
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the call in seconds."""
+        first = next(iter(self.signals.values()))
+        return len(first) / SAMPLE_RATE_HZ
+
+
+def resample(samples: np.ndarray, rate_hz: int, target_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """Resample float32 audio (1-D or frames x channels) with soxr's high-quality filter."""
+    if rate_hz == target_hz or len(samples) == 0:
+        return samples.astype(np.float32, copy=False)
+    import soxr
+
+    return soxr.resample(samples, rate_hz, target_hz, quality="HQ").astype(np.float32, copy=False)
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int, str]:
+    import soundfile as sf
+
+    info = sf.info(str(path))
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return data, int(rate), f"{info.format}/{info.subtype}"
+
+
+def _read_pyav(path: Path) -> tuple[np.ndarray, int, str]:
+    import av
+
+    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise AudioFormatError(f"{path}: no audio stream in this file")
+        stream = container.streams.audio[0]
+        rate = stream.rate or stream.codec_context.sample_rate
+        channels = stream.codec_context.channels or 1
+        fmt = f"{container.format.name}/{stream.codec_context.name}"
+        resampler = av.AudioResampler(format="flt", layout="stereo" if channels >= 2 else "mono", rate=rate)
+        parts = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                parts.append(out.to_ndarray().reshape(-1, 2 if channels >= 2 else 1))
+        for out in resampler.resample(None):
+            parts.append(out.to_ndarray().reshape(-1, 2 if channels >= 2 else 1))
+    data = np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+    return data.astype(np.float32), int(rate), fmt
+
+
+def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...] = ("agent", "customer")) -> DecodedAudio:
+    """Read a call recording into per-role 16 kHz mono signals.
+
+    Args:
+        path: any file libsndfile or FFmpeg can read.
+        channel_roles: roles of a two-channel file, left channel first.
+
+    Returns:
+        The decoded call.
+
+    Raises:
+        AudioFormatError: the file is missing, empty, not audio, truncated beyond reading, has an
+            unsupported rate or more than two channels, or holds no samples.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise AudioFormatError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioFormatError(f"{p}: is a directory")
+    if p.stat().st_size == 0:
+        raise AudioFormatError(f"{p}: empty file (0 bytes)")
+    try:
+        data, rate, fmt = _read_soundfile(p)
+    except AudioFormatError:
+        raise
+    except Exception as sf_exc:  # libsndfile refused it: try FFmpeg
+        log.debug("soundfile could not read %s (%s); trying PyAV", p, sf_exc)
+        try:
+            data, rate, fmt = _read_pyav(p)
+        except AudioFormatError:
+            raise
+        except Exception as av_exc:
+            raise AudioFormatError(f"{p}: not a readable audio file ({sf_exc}; {av_exc})") from av_exc
+    if data.shape[0] == 0:
+        raise AudioFormatError(f"{p}: holds no audio samples (zero length)")
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise AudioFormatError(f"{p}: sample rate {rate} Hz is outside {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz")
+    channels = data.shape[1]
+    if channels > 2:
+        raise AudioFormatError(f"{p}: {channels} channels; voicemon takes mono (mixed) or two channels (agent, customer)")
+    if not np.all(np.isfinite(data)):
+        raise AudioFormatError(f"{p}: contains NaN or infinite samples")
+    if channels == 1:
+        signals = {"mixed": resample(np.ascontiguousarray(data[:, 0]), rate)}
+    else:
+        signals = {role: resample(np.ascontiguousarray(data[:, i]), rate) for i, role in enumerate(channel_roles)}
+    return DecodedAudio(signals=signals, source_rate_hz=rate, source_channels=channels, source_format=fmt)
+
+
+def iter_chunks(audio: DecodedAudio, chunk_ms: int):
+    """Yield :class:`~voicemon.events.AudioChunk` objects, all roles interleaved in time order.
+
+    Args:
+        audio: a decoded call.
+        chunk_ms: chunk length in milliseconds.
+
+    Yields:
+        Chunks of every role for one time span, then the next span.
+    """
+    from voicemon.events import AudioChunk
+
+    step = max(1, int(SAMPLE_RATE_HZ * chunk_ms / 1000))
+    n = len(next(iter(audio.signals.values())))
+    for start in range(0, n, step):
+        for role, signal in audio.signals.items():
+            yield AudioChunk(samples=signal[start:start + step], start_sample=start, role=role)

@@ -1,0 +1,268 @@
+"""Configuration: one frozen options dataclass per stage, composed into :class:`Config`.
+
+Precedence, lowest to highest: defaults < TOML file < environment < command-line flags.
+
+The TOML file has one table per stage (``[asr]``, ``[prosody]``, ...) whose keys are the field
+names below. Environment variables are ``VOICEMON_<SECTION>_<FIELD>`` (for example
+``VOICEMON_ASR_BEAM_SIZE=5``), plus the shorthand ``VOICEMON_MODEL`` for ``asr.model``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from voicemon.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    """How files are decoded and cut into chunks.
+
+    Attributes:
+        channels: roles of the channels of a two-channel file, left first.
+        chunk_ms: length of the chunks fed to the stages.
+    """
+
+    channels: tuple[str, ...] = ("agent", "customer")
+    chunk_ms: int = 100
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """Voice activity detection and utterance endpointing (what each Whisper job holds).
+
+    Attributes:
+        frame_ms: analysis frame of the energy detector.
+        onset_db: a frame is speech when this far above the running noise floor.
+        min_speech_ms: shortest burst that opens an utterance.
+        end_silence_ms: silence that closes an utterance.
+        max_utterance_s: an utterance longer than this is cut and transcribed in pieces.
+        min_level_dbfs: frames quieter than this are never speech.
+    """
+
+    frame_ms: int = 20
+    onset_db: float = 12.0
+    min_speech_ms: int = 120
+    end_silence_ms: int = 600
+    max_utterance_s: float = 12.0
+    min_level_dbfs: float = -55.0
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """Speech recognition with faster-whisper.
+
+    Attributes:
+        model: path or faster-whisper model name; ``None`` = ``VOICEMON_MODEL`` or the bundled
+            ``tiny.en``.
+        compute_type: CTranslate2 compute type.
+        beam_size: decoding beam (1 = greedy).
+        cpu_threads: threads per model call (0 = CTranslate2's default).
+        language: spoken language.
+    """
+
+    model: str | None = None
+    compute_type: str = "int8"
+    beam_size: int = 1
+    cpu_threads: int = 0
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class ProsodyOptions:
+    """Prosody windows and per-speaker baselines.
+
+    Attributes:
+        window_s: length of the analysis window of one prosody frame.
+        hop_s: time between prosody frames.
+        fmin_hz: lowest pitch searched.
+        fmax_hz: highest pitch searched.
+        baseline_voiced_s: voiced speech that establishes a speaker's baseline.
+        adapt_half_life_s: half-life, in voiced seconds, of the slow baseline adaptation.
+    """
+
+    window_s: float = 1.0
+    hop_s: float = 0.25
+    fmin_hz: float = 65.0
+    fmax_hz: float = 450.0
+    baseline_voiced_s: float = 20.0
+    adapt_half_life_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class CueOptions:
+    """Text and conversational cues.
+
+    Attributes:
+        lexicon: path of a lexicon TOML file; ``None`` = the bundled ``models/lexicon.toml``.
+        dead_air_s: silence of both parties that counts as dead air.
+        overtalk_min_s: overlap of both parties that counts as overtalk.
+        monologue_s: one party talking this long without the other is a monologue.
+    """
+
+    lexicon: str | None = None
+    dead_air_s: float = 8.0
+    overtalk_min_s: float = 0.8
+    monologue_s: float = 45.0
+
+
+@dataclass(frozen=True)
+class MeterOptions:
+    """Escalation meter.
+
+    Attributes:
+        params: path of a meter parameter TOML; ``None`` = the bundled ``models/meter.toml``.
+        readings_hz: readings per second per role.
+    """
+
+    params: str | None = None
+    readings_hz: float = 4.0
+
+
+@dataclass(frozen=True)
+class CoachOptions:
+    """Coaching prompts.
+
+    Attributes:
+        playbook: path of a playbook TOML; ``None`` = the bundled ``models/playbook.toml``.
+    """
+
+    playbook: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every stage's options."""
+
+    audio: AudioOptions = field(default_factory=AudioOptions)
+    segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    prosody: ProsodyOptions = field(default_factory=ProsodyOptions)
+    cues: CueOptions = field(default_factory=CueOptions)
+    meter: MeterOptions = field(default_factory=MeterOptions)
+    coach: CoachOptions = field(default_factory=CoachOptions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration as plain JSON values."""
+        out = dataclasses.asdict(self)
+        out["audio"]["channels"] = list(self.audio.channels)
+        return out
+
+
+def _coerce(section: str, name: str, current: Any, ftype: str, value: Any) -> Any:
+    """Convert ``value`` (from TOML, env or flags) to the type of the field."""
+    where = f"{section}.{name}"
+    try:
+        if "tuple" in ftype:
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            return tuple(str(v) for v in value)
+        if value is None:
+            return None
+        if "bool" in ftype:
+            if isinstance(value, str):
+                return value.lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if "int" in ftype and "float" not in ftype:
+            return int(value)
+        if "float" in ftype:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: cannot use {value!r} ({exc})") from exc
+
+
+def _apply(config: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str) -> Config:
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    changes: dict[str, Any] = {}
+    for section, values in overrides.items():
+        if section not in sections:
+            raise ConfigError(f"{origin}: unknown section [{section}] (known: {', '.join(sections)})")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: [{section}] must be a table")
+        options = getattr(config, section)
+        fields = {f.name: f for f in dataclasses.fields(options)}
+        updates = {}
+        for name, value in values.items():
+            if name not in fields:
+                raise ConfigError(
+                    f"{origin}: unknown option {section}.{name} (known: {', '.join(fields)})"
+                )
+            updates[name] = _coerce(section, name, getattr(options, name), str(fields[name].type), value)
+        changes[section] = dataclasses.replace(options, **updates)
+    config = dataclasses.replace(config, **changes)
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    roles = config.audio.channels
+    if len(roles) != 2 or any(r not in ("agent", "customer") for r in roles) or len(set(roles)) != 2:
+        raise ConfigError(f"audio.channels must name agent and customer once each, got {','.join(roles)}")
+    if not 10 <= config.audio.chunk_ms <= 1000:
+        raise ConfigError("audio.chunk_ms must be between 10 and 1000")
+    if config.asr.beam_size < 1:
+        raise ConfigError("asr.beam_size must be at least 1")
+    if not 0.5 <= config.meter.readings_hz <= 50:
+        raise ConfigError("meter.readings_hz must be between 0.5 and 50")
+    if config.segmenter.max_utterance_s < 2 or config.segmenter.max_utterance_s > 28:
+        raise ConfigError("segmenter.max_utterance_s must be between 2 and 28 s")
+    if config.prosody.hop_s <= 0 or config.prosody.window_s < config.prosody.hop_s:
+        raise ConfigError("prosody.hop_s must be > 0 and no longer than prosody.window_s")
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    sections = {f.name: {g.name for g in dataclasses.fields(f.default_factory())}  # type: ignore[misc]
+                for f in dataclasses.fields(Config)}
+    if environ.get("VOICEMON_MODEL"):
+        out.setdefault("asr", {})["model"] = environ["VOICEMON_MODEL"]
+    for key, value in environ.items():
+        if not key.startswith("VOICEMON_") or key == "VOICEMON_MODEL":
+            continue
+        rest = key[len("VOICEMON_"):].lower()
+        for section, names in sections.items():
+            if rest.startswith(section + "_") and rest[len(section) + 1:] in names:
+                out.setdefault(section, {})[rest[len(section) + 1:]] = value
+    return out
+
+
+def load(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the effective configuration.
+
+    Args:
+        path: optional TOML file.
+        overrides: ``{section: {field: value}}`` from command-line flags (``None`` values are
+            ignored, so unset flags do not override).
+        environ: environment to read (default ``os.environ``).
+
+    Returns:
+        The composed, validated :class:`Config`.
+
+    Raises:
+        ConfigError: the file is unreadable or any value is invalid.
+    """
+    config = Config()
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        config = _apply(config, data, str(path))
+    config = _apply(config, _env_overrides(os.environ if environ is None else environ), "environment")
+    if overrides:
+        cleaned = {s: {k: v for k, v in vals.items() if v is not None} for s, vals in overrides.items()}
+        config = _apply(config, {s: v for s, v in cleaned.items() if v}, "command line")
+    return config

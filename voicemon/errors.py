@@ -1,0 +1,32 @@
+"""Typed errors. Every error voicemon raises on purpose derives from :class:`VoicemonError`."""
+
+from __future__ import annotations
+
+
+class VoicemonError(Exception):
+    """Base class of every error voicemon raises deliberately."""
+
+
+class ConfigError(VoicemonError):
+    """A configuration file, environment variable or flag has an invalid value."""
+
+
+class AudioFormatError(VoicemonError):
+    """Audio could not be decoded or has an unsupported shape, rate or encoding."""
+
+
+class ModelUnavailableError(VoicemonError):
+    """No speech model could be loaded; the message lists every place that was tried."""
+
+
+class ProtocolError(VoicemonError):
+    """A WebSocket peer sent a message that breaks the voicemon protocol."""
+
+    def __init__(self, message: str, code: str = "bad_message", close_code: int = 1008) -> None:
+        super().__init__(message)
+        self.code = code
+        self.close_code = close_code
+
+
+class DeviceError(VoicemonError):
+    """A sound device could not be opened (no PortAudio, no input device, bad device id)."""

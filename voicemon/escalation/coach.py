@@ -1,0 +1,160 @@
+"""The coach: playbook rules that turn meter levels and cues into one clear prompt at a time."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from voicemon.errors import ConfigError
+from voicemon.events import LEVELS, CoachingPrompt, Cue, EscalationReading
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One playbook rule (see ``models/playbook.toml`` for the meaning of each field)."""
+
+    id: str
+    text: str
+    technique: str
+    why: str
+    priority: int
+    cooldown_s: float
+    ttl_s: float
+    on_cue: tuple[str, ...] = ()
+    cue_role: str = "any"
+    on_level: str | None = None
+    on_cooldown: bool = False
+    on_agent_level: str | None = None
+    min_level: str | None = None
+
+
+def load_playbook(path: str | None = None) -> list[Rule]:
+    """Read a playbook TOML (default: the bundled ``models/playbook.toml``).
+
+    Raises:
+        ConfigError: missing file or a malformed rule.
+    """
+    try:
+        if path is None:
+            raw = resources.files("voicemon.models").joinpath("playbook.toml").read_bytes()
+        else:
+            raw = Path(path).read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read playbook {path or 'bundled playbook.toml'}: {exc}") from exc
+    rules = []
+    for i, spec in enumerate(data.get("rule", [])):
+        try:
+            rule = Rule(
+                id=str(spec["id"]), text=str(spec["text"]), technique=str(spec["technique"]),
+                why=str(spec.get("why", "")), priority=int(spec["priority"]),
+                cooldown_s=float(spec.get("cooldown_s", 30)), ttl_s=float(spec.get("ttl_s", 10)),
+                on_cue=tuple(spec.get("on_cue", ())), cue_role=str(spec.get("cue_role", "any")),
+                on_level=spec.get("on_level"), on_cooldown=bool(spec.get("on_cooldown", False)),
+                on_agent_level=spec.get("on_agent_level"), min_level=spec.get("min_level"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"playbook rule #{i + 1} is malformed: {exc}") from exc
+        for level in (rule.on_level, rule.on_agent_level, rule.min_level):
+            if level is not None and level not in LEVELS:
+                raise ConfigError(f"playbook rule {rule.id}: unknown level {level!r} (levels: {', '.join(LEVELS)})")
+        if not (rule.on_cue or rule.on_level or rule.on_cooldown or rule.on_agent_level):
+            raise ConfigError(f"playbook rule {rule.id} has no trigger (on_cue, on_level, on_cooldown or on_agent_level)")
+        rules.append(rule)
+    return rules
+
+
+def _rank(level: str) -> int:
+    return LEVELS.index(level)
+
+
+class Coach:
+    """Fire playbook prompts; a synchronous stage fed readings and cues in media time.
+
+    Only one prompt is up at a time: a new one replaces the current one only if it has a higher
+    priority or the current one has expired. Each rule has its own cooldown.
+
+    Args:
+        rules: the playbook.
+        caller_role: whose meter is the caller's (``customer`` or ``mixed``).
+        agent_role: the agent's role, or ``None`` on a mono call.
+    """
+
+    def __init__(self, rules: list[Rule], caller_role: str, agent_role: str | None) -> None:
+        self.rules = rules
+        self.caller_role = caller_role
+        self.agent_role = agent_role
+        self.caller_level = "calm"
+        self.caller_score = 0.0
+        self._peak_rank = 0
+        self._agent_level = "calm"
+        self._last_fired: dict[str, float] = {}
+        self._current: CoachingPrompt | None = None
+        self._current_priority = -1
+        self._count = 0
+
+    @property
+    def current(self) -> CoachingPrompt | None:
+        """The prompt that is up now, if any."""
+        return self._current
+
+    def on_reading(self, reading: EscalationReading) -> list[CoachingPrompt]:
+        """Take a meter reading of either party."""
+        out: list[CoachingPrompt] = []
+        if reading.role == self.caller_role:
+            prev = self.caller_level
+            self.caller_level, self.caller_score = reading.level, reading.score
+            if reading.changed:
+                rank = _rank(reading.level)
+                for rule in self.rules:
+                    if rule.on_level and rank > _rank(prev) and rank >= _rank(rule.on_level):
+                        self._fire(rule, reading.t, f"caller's meter went {prev} → {reading.level} (score {reading.score:.0f})", out)
+                if rank < _rank(prev) and self._peak_rank >= _rank("heated") and rank <= _rank("tense"):
+                    for rule in self.rules:
+                        if rule.on_cooldown:
+                            self._fire(rule, reading.t, f"caller's meter fell from {LEVELS[self._peak_rank]} to {reading.level}", out)
+                    self._peak_rank = rank
+                self._peak_rank = max(self._peak_rank, rank)
+        elif reading.role == self.agent_role:
+            prev = self._agent_level
+            self._agent_level = reading.level
+            if reading.changed and _rank(reading.level) > _rank(prev):
+                for rule in self.rules:
+                    if rule.on_agent_level and _rank(reading.level) >= _rank(rule.on_agent_level):
+                        top = max(reading.contributions.items(), key=lambda kv: kv[1] if kv[0] != "bias" else -1e9)[0]
+                        self._fire(rule, reading.t, f"your meter went {prev} → {reading.level} (mostly {top})", out)
+        return out
+
+    def on_cue(self, cue: Cue, now: float) -> list[CoachingPrompt]:
+        """Take a cue (text or conversational) at media time ``now``."""
+        out: list[CoachingPrompt] = []
+        for rule in self.rules:
+            if cue.kind not in rule.on_cue:
+                continue
+            if rule.cue_role != "any" and cue.role not in (rule.cue_role, "mixed"):
+                continue
+            if rule.min_level and _rank(self.caller_level) < _rank(rule.min_level):
+                continue
+            who = "caller" if cue.role in ("customer", "mixed") and rule.cue_role != "agent" else ("you" if cue.role == "agent" else "someone")
+            reason = f"{who} said “{cue.evidence}”" if cue.source == "text" else cue.evidence
+            if rule.min_level:
+                reason += f" while the caller is {self.caller_level} (score {self.caller_score:.0f})"
+            self._fire(rule, now, reason, out)
+        return out
+
+    def _fire(self, rule: Rule, t: float, reason: str, out: list[CoachingPrompt]) -> None:
+        last = self._last_fired.get(rule.id)
+        if last is not None and t - last < rule.cooldown_s:
+            return
+        if self._current is not None and t < self._current.expires_at and rule.priority <= self._current_priority:
+            return
+        self._count += 1
+        prompt = CoachingPrompt(
+            t=round(t, 3), id=f"p{self._count}", kind=rule.id, text=rule.text, technique=rule.technique,
+            priority=rule.priority, reason=f"{reason}. {rule.why}".strip(), expires_at=round(t + rule.ttl_s, 3),
+        )
+        self._last_fired[rule.id] = t
+        self._current, self._current_priority = prompt, rule.priority
+        out.append(prompt)

@@ -1,0 +1,134 @@
+"""Text cues: lexicon phrases found in the committed words of an utterance."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from voicemon.errors import ConfigError
+from voicemon.events import Cue, TranscriptUpdate, Word
+
+_STRIP = re.compile(r"[^\w']+")
+
+
+@dataclass(frozen=True)
+class CueCategory:
+    """One lexicon category.
+
+    Attributes:
+        kind: the category name, used as the cue's ``kind``.
+        speaker: ``customer``, ``agent`` or ``any``.
+        target: ``self`` or ``customer``.
+        weight: logit units; negative de-escalates.
+        patterns: compiled phrase patterns.
+        phrases: the phrases as written.
+    """
+
+    kind: str
+    speaker: str
+    target: str
+    weight: float
+    patterns: tuple[re.Pattern[str], ...]
+    phrases: tuple[str, ...]
+
+
+def _compile(phrase: str) -> re.Pattern[str]:
+    words = _normalise(phrase.replace("*", "STAR")).split()
+    parts = [re.escape(w).replace("STAR", r"[\w']*") for w in words]
+    return re.compile(r"(?<![\w'])" + r" ".join(parts) + r"(?![\w'])")
+
+
+def _normalise(text: str) -> str:
+    return " ".join(_STRIP.sub(" ", text.lower().replace("’", "'")).split())
+
+
+def load_lexicon(path: str | None = None) -> dict[str, CueCategory]:
+    """Read a lexicon TOML (default: the bundled ``models/lexicon.toml``).
+
+    Raises:
+        ConfigError: the file is missing or malformed.
+    """
+    try:
+        if path is None:
+            raw = resources.files("voicemon.models").joinpath("lexicon.toml").read_bytes()
+        else:
+            raw = Path(path).read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read lexicon {path or 'bundled lexicon.toml'}: {exc}") from exc
+    out: dict[str, CueCategory] = {}
+    for kind, spec in data.items():
+        try:
+            speaker = spec.get("speaker", "any")
+            target = spec.get("target", "self")
+            if speaker not in ("customer", "agent", "any") or target not in ("self", "customer"):
+                raise ValueError(f"speaker/target {speaker}/{target}")
+            phrases = tuple(str(p) for p in spec["phrases"])
+            out[kind] = CueCategory(
+                kind=kind, speaker=speaker, target=target, weight=float(spec["weight"]),
+                patterns=tuple(_compile(p) for p in phrases), phrases=phrases,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"lexicon category [{kind}] is malformed: {exc}") from exc
+    return out
+
+
+class TextCueDetector:
+    """Find lexicon cues in final transcript updates; a synchronous stage.
+
+    Args:
+        lexicon: categories from :func:`load_lexicon`.
+    """
+
+    def __init__(self, lexicon: dict[str, CueCategory]) -> None:
+        self.lexicon = lexicon
+
+    def feed(self, update: TranscriptUpdate) -> list[Cue]:
+        """Cues in one utterance (only final updates produce cues).
+
+        Returns:
+            One cue per matched phrase, stamped at the first matched word, in time order.
+        """
+        if not update.final or not update.words:
+            return []
+        tokens = [_normalise(w.text) for w in update.words]
+        text, starts = _index(tokens)
+        cues: list[Cue] = []
+        for cat in self.lexicon.values():
+            if update.role != "mixed" and cat.speaker not in ("any", update.role):
+                continue
+            taken: list[tuple[int, int]] = []
+            for pattern in cat.patterns:
+                for m in pattern.finditer(text):
+                    if any(m.start() < b and a < m.end() for a, b in taken):
+                        continue
+                    taken.append((m.start(), m.end()))
+                    word = _word_at(update.words, starts, m.start())
+                    target = update.role if cat.target == "self" or update.role == "mixed" else cat.target
+                    cues.append(Cue(t=word.start, role=update.role, kind=cat.kind, weight=cat.weight,
+                                    evidence=m.group(0), source="text", target=target))
+                    break
+        cues.sort(key=lambda c: c.t)
+        return cues
+
+
+def _index(tokens: list[str]) -> tuple[str, list[int]]:
+    starts: list[int] = []
+    pos = 0
+    parts: list[str] = []
+    for tok in tokens:
+        starts.append(pos)
+        parts.append(tok)
+        pos += len(tok) + 1
+    return " ".join(parts), starts
+
+
+def _word_at(words: tuple[Word, ...], starts: list[int], char: int) -> Word:
+    index = 0
+    for i, s in enumerate(starts):
+        if s <= char:
+            index = i
+    return words[index]

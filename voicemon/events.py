@@ -1,0 +1,289 @@
+"""Every type that flows between voicemon's stages.
+
+All events are frozen dataclasses stamped in *media time*: seconds since the start of the call.
+Everything except :class:`AudioChunk` serialises to a JSON-ready dict with a ``type`` key
+(:func:`to_dict`) and back (:func:`from_dict`). The event log of a call is a list of these
+dicts; reports are rendered from it and the live feed sends exactly these on the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+SAMPLE_RATE_HZ = 16000
+"""Internal sample rate of every :class:`AudioChunk`."""
+
+ROLES = ("agent", "customer", "mixed")
+LEVELS = ("calm", "tense", "heated", "critical")
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of one party's audio: float32 mono at 16 kHz.
+
+    Attributes:
+        samples: float32 samples in [-1, 1].
+        start_sample: index of the first sample since the call started (16 kHz).
+        role: ``agent``, ``customer`` or ``mixed``.
+    """
+
+    samples: np.ndarray
+    start_sample: int
+    role: str
+
+    @property
+    def t0(self) -> float:
+        """Media time of the first sample, in seconds."""
+        return self.start_sample / SAMPLE_RATE_HZ
+
+    @property
+    def t1(self) -> float:
+        """Media time just after the last sample, in seconds."""
+        return (self.start_sample + len(self.samples)) / SAMPLE_RATE_HZ
+
+
+@dataclass(frozen=True)
+class AsrJob:
+    """One utterance of one party to transcribe; produced by a stage, run by the driver.
+
+    Attributes:
+        job_id: unique within the call.
+        role: whose speech it is.
+        utterance_id: the utterance the text belongs to.
+        start_sample: index of ``samples[0]`` since the call started (16 kHz).
+        samples: float32 16 kHz mono audio of the utterance.
+        final: ``False`` for an interim (tentative) look at an utterance still in progress.
+    """
+
+    job_id: str
+    role: str
+    utterance_id: str
+    start_sample: int
+    samples: np.ndarray
+    final: bool = True
+
+    @property
+    def start_s(self) -> float:
+        """Media time of the first sample."""
+        return self.start_sample / SAMPLE_RATE_HZ
+
+    @property
+    def end_s(self) -> float:
+        """Media time just after the last sample."""
+        return (self.start_sample + len(self.samples)) / SAMPLE_RATE_HZ
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """A party started talking (voice activity onset)."""
+
+    t: float
+    role: str
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """A party stopped talking; ``start`` is when that stretch of speech began."""
+
+    t: float
+    role: str
+    start: float
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with media-time bounds."""
+
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class TranscriptUpdate:
+    """Text of one utterance of one party.
+
+    ``final`` updates never change once sent; tentative (interim) updates may be replaced by a
+    later update with the same ``utterance_id``.
+    """
+
+    t: float
+    role: str
+    utterance_id: str
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    final: bool = True
+
+
+@dataclass(frozen=True)
+class ProsodyFrame:
+    """Prosodic features of one party over ``[t0, t1]`` with z-scores against their baseline.
+
+    ``z`` maps feature names to robust z-scores against the speaker's own baseline (or the
+    population prior while ``baseline`` is ``"prior"``).
+    """
+
+    t: float
+    role: str
+    t0: float
+    t1: float
+    loudness_db: float
+    pitch_hz: float | None
+    pitch_range_st: float | None
+    voiced_ratio: float
+    rate_syl_s: float | None
+    tilt_db: float | None
+    z: dict[str, float] = field(default_factory=dict)
+    baseline: str = "prior"
+
+
+@dataclass(frozen=True)
+class Cue:
+    """Evidence for (positive weight) or against (negative weight) escalation.
+
+    ``role`` is who produced the cue; ``target`` is whose meter it moves (the agent's "calm down"
+    moves the customer's meter).
+    """
+
+    t: float
+    role: str
+    kind: str
+    weight: float
+    evidence: str
+    source: str = "text"
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class EscalationReading:
+    """The meter for one party at time ``t``: score 0–100, a level and why."""
+
+    t: float
+    role: str
+    score: float
+    level: str
+    changed: bool
+    contributions: dict[str, float] = field(default_factory=dict)
+    trend: float = 0.0
+
+
+@dataclass(frozen=True)
+class CoachingPrompt:
+    """A short instruction to the agent, with the technique it applies and why it fired."""
+
+    t: float
+    id: str
+    kind: str
+    text: str
+    technique: str
+    priority: int
+    reason: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PromptAcknowledged:
+    """The agent acknowledged (``acted``) or dismissed a coaching prompt."""
+
+    t: float
+    prompt_id: str
+    action: str = "acknowledged"
+
+
+@dataclass(frozen=True)
+class AsrStatus:
+    """The transcriber fell behind or recovered; the meter is unaffected."""
+
+    t: float
+    role: str
+    state: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StageError:
+    """A stage failed on some input; ``fatal`` errors end the call."""
+
+    t: float
+    stage: str
+    message: str
+    fatal: bool = False
+
+
+Event = Union[
+    SpeechStarted,
+    SpeechEnded,
+    TranscriptUpdate,
+    ProsodyFrame,
+    Cue,
+    EscalationReading,
+    CoachingPrompt,
+    PromptAcknowledged,
+    AsrStatus,
+    StageError,
+]
+
+TYPE_NAMES: dict[type, str] = {
+    SpeechStarted: "speech_started",
+    SpeechEnded: "speech_ended",
+    TranscriptUpdate: "transcript",
+    ProsodyFrame: "prosody",
+    Cue: "cue",
+    EscalationReading: "reading",
+    CoachingPrompt: "prompt",
+    PromptAcknowledged: "prompt_ack",
+    AsrStatus: "asr_status",
+    StageError: "error",
+}
+"""Wire name of every event type (the ``type`` key of its dict)."""
+
+TYPES: dict[str, type] = {name: cls for cls, name in TYPE_NAMES.items()}
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_round(v) for v in value]
+    return value
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """Turn an event into a JSON-ready dict with a ``type`` key.
+
+    Args:
+        event: any event type of this module except :class:`AudioChunk`.
+
+    Returns:
+        A dict of plain JSON values; floats are rounded to 4 decimals.
+    """
+    out: dict[str, Any] = {"type": TYPE_NAMES[type(event)]}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if f.name == "words":
+            value = [dataclasses.asdict(w) for w in value]
+        out[f.name] = _round(value)
+    return out
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from :func:`to_dict` output (unknown keys are ignored).
+
+    Raises:
+        KeyError: the ``type`` is unknown.
+    """
+    cls = TYPES[data["type"]]
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    if cls is TranscriptUpdate:
+        kwargs["words"] = tuple(Word(**w) for w in kwargs.get("words", ()))
+    return cls(**kwargs)

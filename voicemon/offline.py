@@ -1,0 +1,139 @@
+"""Offline analysis of a recorded call: a fold of the streaming stages over a file.
+
+The signal stages run over the whole file first (they never depend on text), every utterance is
+transcribed (in parallel when ``asr_workers`` > 1: a job's words depend only on its audio), and
+then the recorded steps are folded through the interpreting stages with each job's words fed
+right after the step that produced it — exactly the order of a lockstep live replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from voicemon.asr.transcriber import Transcriber, transcribe_job_words
+from voicemon.audio.decode import DecodedAudio, iter_chunks, load_call_audio
+from voicemon.config import Config
+from voicemon.escalation.meter import load_meter_params
+from voicemon.events import AsrJob, Event, StageError, Word, to_dict
+from voicemon.report.model import build_report
+from voicemon.session import InterpretStages, SignalStages, Step, call_roles
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+"""Called with the fraction done (0–1) of the current file and a short phase name."""
+
+SIGNAL_SHARE = 0.15
+ASR_SHARE = 0.8
+
+
+def _transcribe_all(jobs: list[AsrJob], transcriber: Transcriber, workers: int,
+                    progress: ProgressFn | None) -> dict[str, list[Word] | Exception]:
+    results: dict[str, list[Word] | Exception] = {}
+
+    def run(job: AsrJob) -> tuple[str, list[Word] | Exception]:
+        try:
+            return job.job_id, transcribe_job_words(transcriber, job.samples, job.start_s)
+        except Exception as exc:  # one bad utterance must not lose the call
+            log.warning("transcription of %s failed: %s", job.job_id, exc)
+            return job.job_id, exc
+
+    if workers <= 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            key, value = run(job)
+            results[key] = value
+            if progress:
+                progress(SIGNAL_SHARE + ASR_SHARE * (i + 1) / len(jobs), "transcribing")
+        return results
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voicemon-asr") as pool:
+        for i, (key, value) in enumerate(pool.map(run, jobs)):
+            results[key] = value
+            if progress:
+                progress(SIGNAL_SHARE + ASR_SHARE * (i + 1) / len(jobs), "transcribing")
+    return results
+
+
+def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber, *,
+                  asr_workers: int = 1, progress: ProgressFn | None = None) -> list[Event]:
+    """Run every stage over a decoded call and return its event log.
+
+    Args:
+        audio: the call's per-role signals.
+        config: options.
+        transcriber: speech recogniser.
+        asr_workers: utterances transcribed at once.
+        progress: optional progress callback.
+
+    Returns:
+        All events, in the order a lockstep live run would produce them.
+    """
+    roles = call_roles(list(audio.signals))
+    params = load_meter_params(config.meter.params)
+    signal = SignalStages(roles, config, params)
+    steps: list[Step] = []
+    n = len(next(iter(audio.signals.values())))
+    for chunk in iter_chunks(audio, config.audio.chunk_ms):
+        steps.append(signal.feed(chunk))
+        if progress and chunk.role == roles[-1] and len(steps) % 200 == 0:
+            progress(SIGNAL_SHARE * min(1.0, chunk.start_sample / max(1, n)), "measuring")
+    steps.append(signal.flush())
+    jobs = [job for step in steps for job in step.jobs]
+    words = _transcribe_all(jobs, transcriber, asr_workers, progress)
+    interpret = InterpretStages(roles, config, params)
+    events: list[Event] = []
+    for step in steps:
+        events.extend(interpret.consume(step))
+        for job in step.jobs:
+            result = words[job.job_id]
+            if isinstance(result, Exception):
+                events.append(StageError(t=interpret.now_s, stage="asr", message=f"{job.utterance_id}: {result}", fatal=False))
+                result = []
+            events.extend(interpret.feed_asr(job, result))
+    if progress:
+        progress(1.0, "done")
+    return events
+
+
+def analyze_file(path: str | os.PathLike[str], config: Config, transcriber: Transcriber, *,
+                 asr_workers: int = 1, progress: ProgressFn | None = None) -> dict:
+    """Analyse one recorded call.
+
+    Args:
+        path: an audio file (see :func:`voicemon.audio.decode.load_call_audio`).
+        config: options.
+        transcriber: speech recogniser.
+        asr_workers: utterances transcribed at once.
+        progress: optional progress callback.
+
+    Returns:
+        The call report (see docs/report.md) with its event log under ``"events"``.
+
+    Raises:
+        AudioFormatError: the file cannot be decoded.
+    """
+    audio = load_call_audio(path, config.audio.channels)
+    events = analyze_audio(audio, config, transcriber, asr_workers=asr_workers, progress=progress)
+    meta = {
+        "source": str(path),
+        "duration_s": round(audio.duration_s, 3),
+        "roles": list(call_roles(list(audio.signals))),
+        "audio": {"rate_hz": audio.source_rate_hz, "channels": audio.source_channels, "format": audio.source_format},
+        "model": {"name": transcriber.name},
+        "config": config.to_dict(),
+    }
+    report = build_report([to_dict(e) for e in events], meta, load_meter_params(config.meter.params))
+    return report
+
+
+def default_workers() -> int:
+    """Parallel transcriptions that suit this machine (one per two cores, at least one)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def report_stem(path: str | os.PathLike[str]) -> str:
+    """File-name stem for a call's outputs."""
+    return Path(path).stem

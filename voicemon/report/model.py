@@ -1,0 +1,153 @@
+"""The call report: built from a call's event log (the source of truth), written as JSON, HTML
+and a CSV row. The format is documented in docs/report.md.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Iterable
+
+from voicemon import __version__
+from voicemon.escalation.meter import MeterParams
+from voicemon.events import LEVELS
+
+REPORT_VERSION = 1
+OUTCOME_AFTER_S = 30.0
+OUTCOME_FALL_POINTS = 5.0
+
+
+def _segments(events: list[dict]) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    for e in events:
+        if e["type"] == "speech_ended":
+            out.setdefault(e["role"], []).append((e["start"], e["t"]))
+    return out
+
+
+def _overlap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if hi > lo:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _longest_silence(segments: dict[str, list[tuple[float, float]]]) -> float:
+    spans = sorted(s for segs in segments.values() for s in segs)
+    longest, end = 0.0, None
+    for lo, hi in spans:
+        if end is not None and lo > end:
+            longest = max(longest, lo - end)
+        end = hi if end is None else max(end, hi)
+    return longest
+
+
+def _score_at(readings: list[dict], t: float) -> float | None:
+    best = None
+    for r in readings:
+        if r["t"] <= t + 1e-6:
+            best = r["score"]
+        else:
+            break
+    return best
+
+
+def compute_stats(events: list[dict], roles: list[str], duration_s: float, period_s: float) -> dict[str, Any]:
+    """Summary statistics of a call from its event log."""
+    readings = [e for e in events if e["type"] == "reading"]
+    segments = _segments(events)
+    per_role: dict[str, Any] = {}
+    for role in roles:
+        mine = [r for r in readings if r["role"] == role]
+        peak = max(mine, key=lambda r: r["score"], default=None)
+        time_in = {lvl: 0.0 for lvl in LEVELS}
+        for r in mine:
+            time_in[r["level"]] += period_s
+        rates = [e["rate_syl_s"] for e in events if e["type"] == "prosody" and e["role"] == role and e.get("rate_syl_s") and e.get("z")]
+        per_role[role] = {
+            "peak_score": peak["score"] if peak else 0.0,
+            "peak_t": peak["t"] if peak else 0.0,
+            "peak_level": max((r["level"] for r in mine), key=LEVELS.index, default="calm"),
+            "time_in_level_s": {k: round(v, 2) for k, v in time_in.items()},
+            "talk_time_s": round(sum(hi - lo for lo, hi in segments.get(role, [])), 2),
+            "mean_rate_syl_s": round(sum(rates) / len(rates), 2) if rates else None,
+        }
+    stats: dict[str, Any] = {"per_role": per_role}
+    if set(roles) == {"agent", "customer"}:
+        a = per_role["agent"]["talk_time_s"]
+        c = per_role["customer"]["talk_time_s"]
+        stats["talk_ratio_agent"] = round(a / (a + c), 3) if a + c > 0 else None
+        overlaps = _overlap(segments.get("agent", []), segments.get("customer", []))
+        stats["overtalk_count"] = sum(1 for cue in events if cue["type"] == "cue" and cue["kind"] == "overtalk")
+        stats["overtalk_s"] = round(sum(hi - lo for lo, hi in overlaps), 2)
+    else:
+        stats["talk_ratio_agent"] = None
+        stats["overtalk_count"] = None
+        stats["overtalk_s"] = None
+    stats["longest_silence_s"] = round(_longest_silence(segments), 2)
+    prompts = [e for e in events if e["type"] == "prompt"]
+    stats["prompts_fired"] = len(prompts)
+    return stats
+
+
+def _prompt_outcomes(prompts: list[dict], readings: list[dict], caller: str, duration_s: float) -> list[dict]:
+    mine = [r for r in readings if r["role"] == caller]
+    out = []
+    for p in prompts:
+        at = _score_at(mine, p["t"])
+        after_t = min(p["t"] + OUTCOME_AFTER_S, duration_s)
+        after = _score_at(mine, after_t)
+        outcome = None
+        if at is not None and after is not None and after_t > p["t"]:
+            outcome = {"score_at": at, "score_after": after, "after_s": round(after_t - p["t"], 2),
+                       "fell": after <= at - OUTCOME_FALL_POINTS}
+        out.append({**p, "outcome": outcome})
+    return out
+
+
+def build_report(events: Iterable[dict], meta: dict[str, Any], params: MeterParams) -> dict[str, Any]:
+    """Render a call report from its event log.
+
+    Args:
+        events: event dicts (``voicemon.events.to_dict`` form) in log order.
+        meta: ``source``, ``duration_s``, ``roles``, ``audio``, ``model``, ``config``.
+        params: the meter parameters used (for the level thresholds).
+
+    Returns:
+        The report dict (docs/report.md); the event log itself is under ``"events"``.
+    """
+    events = list(events)
+    roles = meta["roles"]
+    caller = "mixed" if roles == ["mixed"] else "customer"
+    readings = [e for e in events if e["type"] == "reading"]
+    period_s = 1.0 / meta["config"]["meter"]["readings_hz"]
+    transcript = [
+        {k: e[k] for k in ("role", "start", "end", "text", "utterance_id")}
+        for e in events if e["type"] == "transcript" and e["final"] and e["text"]
+    ]
+    transcript.sort(key=lambda s: (s["start"], s["role"]))
+    prompts = _prompt_outcomes([e for e in events if e["type"] == "prompt"], readings, caller, meta["duration_s"])
+    stats = compute_stats(events, roles, meta["duration_s"], period_s)
+    stats["prompts_followed_by_fall"] = sum(1 for p in prompts if p["outcome"] and p["outcome"]["fell"])
+    return {
+        "report_version": REPORT_VERSION,
+        "voicemon_version": __version__,
+        "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **meta,
+        "caller_role": caller,
+        "levels": dict(params.thresholds),
+        "transcript": transcript,
+        "cues": [e for e in events if e["type"] == "cue"],
+        "prompts": prompts,
+        "acknowledgements": [e for e in events if e["type"] == "prompt_ack"],
+        "readings": [{k: r[k] for k in ("t", "role", "score", "level", "contributions")} for r in readings],
+        "stats": stats,
+        "errors": [e for e in events if e["type"] == "error"],
+        "events": events,
+    }
