@@ -36,8 +36,10 @@ class CueCategory:
 
 
 def _compile(phrase: str) -> re.Pattern[str]:
-    words = _normalise(phrase.replace("*", "STAR")).split()
-    parts = [re.escape(w).replace("STAR", r"[\w']*") for w in words]
+    parts = []
+    for token in phrase.split():
+        base = " ".join(re.escape(w) for w in _normalise(token.rstrip("*")).split())
+        parts.append(base + (r"[\w']*" if token.endswith("*") else ""))
     return re.compile(r"(?<![\w'])" + r" ".join(parts) + r"(?![\w'])")
 
 
