@@ -44,7 +44,10 @@ NOISE_DBFS = -60.0  # RMS of the pink noise floor on each channel
 PEAK_LIMIT = 0.95  # hard check: no sample above this (|x|)
 PEAK_LIMIT_DBFS = -1.0  # angry turns must peak below this
 
-VOICES = {"agent": "en-us+f3", "customer": "en+m3"}
+# Two male US voices: the bundled tiny.en model transcribes them far more reliably than the
+# female variants at these levels (e.g. "put you on hold" came out as "on -fold"/"on board"
+# with en-us+f3 under the -60 dBFS noise floor, and correctly with en-us in 3 of 3 noise seeds).
+VOICES = {"agent": "en-us", "customer": "en-us+m1"}
 
 # espeak rate (wpm), espeak pitch (0-99, default 50), level offset (dB) relative
 # to the calm active-speech RMS target.
@@ -122,7 +125,7 @@ ESCALATING_CALL = [
     # ---- escalation (customer angry: +9 dB, pitch +28, rate +30 %) --------
     Turn("customer", "What? That's ridiculous! I can see both charges right here "
                      "on my bank statement! This is the third time I'm calling "
-                     "about this!", style="angry", gap=0.4),
+                     "about this!", style="angry", gap=0.4, tag="repeated_complaint"),
     Turn("agent", "Can I have your account number again, please?", gap=0.5),
     Turn("customer", "I already told you, my account number is four four seven "
                      "two! Why do I have to keep repeating myself?",
@@ -307,6 +310,9 @@ def escalating_labels(turns: list[Turn], duration_s: float) -> dict:
     first_calm_after = next(tr for tr in turns if tr.role == "customer"
                             and tr.style == "calm" and tr.start_s > esc_end)
     hold = next(tr for tr in turns if tr.tag == "hold")
+    # "Repeat back their details" is due from the first repeated complaint ("third time I'm
+    # calling") until the customer has repeated their details ("I already told you ...").
+    first_rep = next(tr for tr in turns if tr.tag == "repeated_complaint")
     rep = next(tr for tr in turns if tr.tag == "repeated_details")
     return {
         "channels": ["agent", "customer"],
@@ -318,7 +324,7 @@ def escalating_labels(turns: list[Turn], duration_s: float) -> dict:
         "expected_prompts": [
             {"kind": "no_hold", "after_s": hold.start_s,
              "before_s": round(hold.start_s + 6.0, 3)},
-            {"kind": "repeat_back", "after_s": rep.start_s,
+            {"kind": "repeat_back", "after_s": first_rep.start_s,
              "before_s": round(rep.end_s + 6.0, 3)},
         ],
         "turns": turn_dicts(turns),

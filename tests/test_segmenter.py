@@ -60,7 +60,8 @@ def test_long_speech_is_cut_at_the_cap():
     x = signal([(0.5, None), (20.0, -20.0), (1.0, None)])
     events, jobs = run(x, SegmenterOptions(max_utterance_s=8.0))
     assert len([e for e in events if isinstance(e, SpeechStarted)]) == 1
-    assert [round(j.end_s - j.start_s) for j in jobs][:2] == [8, 8]
+    assert all(4.0 <= j.end_s - j.start_s <= 8.0 + 1e-6 for j in jobs[:-1])
+    assert jobs[0].end_s == jobs[1].start_s  # cut pieces are contiguous: no audio lost
     assert len({j.utterance_id.split(".")[0] for j in jobs}) == 1
 
 

@@ -25,7 +25,7 @@ def detector():
     ("agent", "Sir, please calm down.", {"calm_down"}),
     ("agent", "I'm going to put you on hold.", {"hold_request"}),
     ("agent", "It's our policy, there's nothing I can do.", {"policy"}),
-    ("agent", "I'm so sorry, I understand how frustrating that is.", {"apology", "empathy", "anger"}),
+    ("agent", "I'm so sorry, I understand how frustrating that is.", {"apology", "empathy"}),
     ("agent", "Here's what I can do: I'll refund it today.", {"offer"}),
     ("customer", "Okay, thank you, I appreciate that.", {"thanks"}),
     ("customer", "Hi, I'd like to ask about my delivery date.", set()),

@@ -64,6 +64,9 @@ class AsrOptions:
         beam_size: decoding beam (1 = greedy).
         cpu_threads: threads per model call (0 = CTranslate2's default).
         language: spoken language.
+        encoder_context_s: shortest encoder window for an utterance; Whisper normally pads
+            every input to 30 s, which makes a 2 s utterance cost as much as 30 s. 0 keeps the
+            full window. See docs/meter.md#speed for the measurements behind the default.
     """
 
     model: str | None = None
@@ -71,6 +74,7 @@ class AsrOptions:
     beam_size: int = 1
     cpu_threads: int = 0
     language: str = "en"
+    encoder_context_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"audio.channels must name agent and customer once each, got {','.join(roles)}")
     if not 10 <= config.audio.chunk_ms <= 1000:
         raise ConfigError("audio.chunk_ms must be between 10 and 1000")
+    if config.asr.encoder_context_s and not 5.0 <= config.asr.encoder_context_s <= 30.0:
+        raise ConfigError("asr.encoder_context_s must be 0 (full 30 s window) or between 5 and 30 s")
     if config.asr.beam_size < 1:
         raise ConfigError("asr.beam_size must be at least 1")
     if not 0.5 <= config.meter.readings_hz <= 50:

@@ -21,6 +21,44 @@ from voicemon.events import SAMPLE_RATE_HZ, Word
 log = logging.getLogger(__name__)
 
 MIN_SPEECH_S = 0.2
+FRAMES_PER_S = 100
+TAIL_FRAMES = 100
+FULL_WINDOW_FRAMES = 3000
+
+_context = threading.local()
+_patch_lock = threading.Lock()
+
+
+def _install_short_context() -> bool:
+    """Let faster-whisper encode less than its fixed 30 s window, per calling thread.
+
+    faster-whisper pads every segment's features to 3000 frames with ``pad_or_trim`` before the
+    encoder. CTranslate2 accepts shorter inputs, so inside :func:`_short_context` we pad only to
+    ``max(min_frames, length + 1 s)``. Calls made outside it (any other user of faster-whisper in
+    the process) keep the original behaviour. Returns False if this faster-whisper has no such
+    hook, in which case the full window is used.
+    """
+    try:
+        import faster_whisper.transcribe as fwt
+    except ImportError:  # pragma: no cover - faster-whisper is a dependency
+        return False
+    with _patch_lock:
+        if getattr(fwt, "_voicemon_patched", False):
+            return True
+        original = getattr(fwt, "pad_or_trim", None)
+        if original is None:
+            return False
+
+        def pad_or_trim(array, length: int = FULL_WINDOW_FRAMES, *, axis: int = -1):
+            min_frames = getattr(_context, "min_frames", None)
+            if min_frames and length == FULL_WINDOW_FRAMES:
+                n = array.shape[axis]
+                length = min(FULL_WINDOW_FRAMES, max(min_frames, -(-(n + TAIL_FRAMES) // FRAMES_PER_S) * FRAMES_PER_S))
+            return original(array, length, axis=axis)
+
+        fwt.pad_or_trim = pad_or_trim
+        fwt._voicemon_patched = True
+        return True
 NO_SPEECH_PROB_MAX = 0.6
 LOGPROB_MIN = -1.0
 
@@ -55,6 +93,7 @@ class WhisperTranscriber:
         self.name = self.resolved.name
         self._model = None
         self._lock = threading.Lock()
+        self._short_context = bool(self.options.encoder_context_s) and _install_short_context()
 
     def load(self):
         """Load the model now (otherwise it loads on the first transcription).
@@ -94,14 +133,20 @@ class WhisperTranscriber:
         if len(samples) < MIN_SPEECH_S * SAMPLE_RATE_HZ or not np.any(samples):
             return []
         model = self.load()
-        segments, _info = model.transcribe(
-            samples.astype(np.float32, copy=False),
-            language=self.options.language,
-            beam_size=self.options.beam_size,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
+        min_frames = int(self.options.encoder_context_s * FRAMES_PER_S) if self._short_context else 0
+        _context.min_frames = min_frames
+        try:
+            segments, _info = model.transcribe(
+                samples.astype(np.float32, copy=False),
+                language=self.options.language,
+                beam_size=self.options.beam_size,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+            )
+            segments = list(segments)  # the generator does the work: run it inside the context
+        finally:
+            _context.min_frames = None
         words: list[Word] = []
         for seg in segments:
             # Whisper's own "this is not speech" test; drops hallucinations on noise.

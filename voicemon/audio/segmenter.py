@@ -15,6 +15,9 @@ import numpy as np
 from voicemon.config import SegmenterOptions
 from voicemon.events import SAMPLE_RATE_HZ, AsrJob, AudioChunk, SpeechEnded, SpeechStarted
 
+CUT_SEARCH_S = 4.0
+"""A too-long utterance is cut at its quietest frame within this many seconds before the cap."""
+CUT_MARGIN_S = 0.3
 PREROLL_S = 0.25
 TAIL_S = 0.25
 FLOOR_FALL = 0.3
@@ -50,6 +53,7 @@ class UtteranceSegmenter:
         self._utt_index = 0
         self._part_index = 0
         self._job_index = 0
+        self._utt_levels: list[float] = []
 
     @property
     def in_speech(self) -> bool:
@@ -158,10 +162,13 @@ class UtteranceSegmenter:
                     self._utt_start = max(0, self._onset_start - int(PREROLL_S * SAMPLE_RATE_HZ))
                     self._last_speech_end = frame_end
                     self._part_index = 0
+                    # pre-roll and onset frames: never a cut point
+                    self._utt_levels = [0.0] * ((frame_end - self._utt_start) // self._frame)
                     events.append(SpeechStarted(t=self._onset_start / SAMPLE_RATE_HZ, role=self.role))
             else:
                 self._onset_frames = 0
             return
+        self._utt_levels.append(db)
         still = db > max(floor + self.opt.onset_db - END_HYSTERESIS_DB, self.opt.min_level_dbfs)
         if still:
             self._silence_frames = 0
@@ -179,7 +186,20 @@ class UtteranceSegmenter:
             return
         max_len = int(self.opt.max_utterance_s * SAMPLE_RATE_HZ)
         if frame_end - self._utt_start >= max_len:
-            jobs.append(self._job(self._utt_start, frame_end))
+            cut = self._quietest_cut(frame_end)
+            jobs.append(self._job(self._utt_start, cut))
             self._part_index += 1
-            self._utt_start = frame_end
-            self._trim(frame_end)
+            self._utt_levels = self._utt_levels[(cut - self._utt_start) // self._frame:]
+            self._utt_start = cut
+            self._trim(cut)
+
+    def _quietest_cut(self, frame_end: int) -> int:
+        """Where to cut an utterance that reached the cap: its quietest frame near the end."""
+        n = len(self._utt_levels)
+        hi = n - int(CUT_MARGIN_S * 1000 / self.opt.frame_ms)
+        lo = max(n // 2, n - int(CUT_SEARCH_S * 1000 / self.opt.frame_ms))
+        if hi <= lo:
+            return frame_end
+        window = self._utt_levels[lo:hi]
+        quietest = min(range(len(window)), key=lambda i: (window[i], -i))
+        return self._utt_start + (lo + quietest) * self._frame
