@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import FIXTURES
+from voicemon.eval.wer import word_error_rate
 
 LEVELS = ["calm", "tense", "heated", "critical"]
 
@@ -55,13 +56,16 @@ def test_calm_call_stays_calm(analysed):
     assert report["stats"]["per_role"]["customer"]["time_in_level_s"]["heated"] == 0
 
 
-def test_transcript_is_real_speech(analysed, labels):
-    report = analysed(FIXTURES / "escalating_call_stereo.wav")
-    text = " ".join(s["text"].lower() for s in report["transcript"] if s["role"] == "customer")
-    for phrase in ("already told you", "supervisor", "thank you"):
-        assert phrase in text
-    agent = " ".join(s["text"].lower() for s in report["transcript"] if s["role"] == "agent")
-    assert "hold" in agent and "refund" in agent
+@pytest.mark.parametrize("name", ["escalating_call_stereo.wav", "calm_call_stereo.wav"])
+def test_transcript_is_real_speech(analysed, labels, name):
+    """Each party's transcript matches the script it was synthesised from (WER per role)."""
+    report = analysed(FIXTURES / name)
+    for role in ("agent", "customer"):
+        said = " ".join(t["text"] for t in labels[name]["turns"] if t["role"] == role)
+        heard = " ".join(s["text"] for s in report["transcript"] if s["role"] == role)
+        # tiny.en on espeak voices measured 0.13-0.22 whole-call WER; 0.35 catches a
+        # broken decoder, channel swap or lost utterances without pinning model quirks.
+        assert word_error_rate(said, heard) < 0.35, (role, heard)
     for seg in report["transcript"]:
         assert 0 <= seg["start"] <= seg["end"] <= report["duration_s"] + 0.5
 

@@ -1,0 +1,1 @@
+"""Evaluation helpers: transcript accuracy and escalation-detection scoring."""
