@@ -166,6 +166,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    """``voicemon replay`` / ``voicemon listen`` (see :mod:`voicemon.live.commands`)."""
+    return args.live_command(args, _config_from_args(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(prog="voicemon", description="Voice-call de-escalation monitor: transcripts, prosody, an escalation meter and coaching prompts.")
@@ -187,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_analyze)
+
+    from voicemon.live.commands import add_live_parsers
+
+    add_live_parsers(sub, common)
     return parser
 
 
@@ -194,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``voicemon`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "live_command", None):
+        args.func = cmd_live
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -142,6 +142,9 @@ class WhisperTranscriber:
                 beam_size=self.options.beam_size,
                 word_timestamps=True,
                 condition_on_previous_text=False,
+                # Greedy/beam decoding only: Whisper's temperature fallback samples at random, so
+                # the same audio could give different text (and a different report) each run.
+                temperature=0.0,
                 vad_filter=False,
             )
             segments = list(segments)  # the generator does the work: run it inside the context

@@ -87,6 +87,25 @@ class UtteranceSegmenter:
             self._trim(self._next_frame_sample - int(PREROLL_S * SAMPLE_RATE_HZ))
         return events, jobs
 
+    def snapshot(self) -> AsrJob | None:
+        """An interim (``final=False``) job for the utterance in progress, or ``None``.
+
+        Reads the audio of the open utterance so far without changing any state, so a live
+        driver may ask for tentative text without altering what the stage will commit.
+        """
+        if not self._in_speech:
+            return None
+        utt_id = f"{self.role}-{self._utt_index}" + (f".{self._part_index}" if self._part_index else "")
+        end = self._next_frame_sample
+        return AsrJob(
+            job_id=f"{utt_id}-interim@{end}",
+            role=self.role,
+            utterance_id=utt_id,
+            start_sample=max(self._utt_start, self._buffer_start),
+            samples=self._slice(self._utt_start, end),
+            final=False,
+        )
+
     def flush(self) -> tuple[list, list[AsrJob]]:
         """End of the call: close any open utterance."""
         events: list = []

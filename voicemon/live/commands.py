@@ -1,0 +1,205 @@
+"""``voicemon replay`` and ``voicemon listen``: one live call in the terminal.
+
+Both run a :class:`~voicemon.live.runner.LiveCall` on an asyncio loop with the terminal view
+and/or a JSON-lines event stream, and on the end of the recording or Ctrl-C finish the call and
+write the same report ``voicemon analyze`` writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Awaitable, Callable, TextIO
+
+from voicemon.errors import VoicemonError
+
+if TYPE_CHECKING:  # heavy modules load only when a live command runs
+    from voicemon.config import Config
+    from voicemon.live.asr_pool import AsrPool
+    from voicemon.live.runner import LiveCall
+
+log = logging.getLogger(__name__)
+
+
+class JsonlSink:
+    """Write event envelopes as JSON lines to a file or stdout (flushed per line)."""
+
+    def __init__(self, target: str) -> None:
+        self._close = target != "-"
+        self.stream: TextIO = sys.stdout if target == "-" else open(target, "w", encoding="utf-8")
+
+    def __call__(self, env: dict) -> None:
+        self.stream.write(json.dumps(env, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._close:
+            self.stream.close()
+
+
+def write_call_report(report: dict, out_dir: Path, stem: str) -> dict[str, str]:
+    """Write a finished call's event log, JSON and HTML report like ``analyze`` does."""
+    from voicemon.report import writers
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "events": str(writers.write_events(report["events"], out_dir / f"{stem}.events.jsonl")),
+        "json": str(writers.write_json(report, out_dir / f"{stem}.json")),
+        "html": str(writers.write_html(report, out_dir / f"{stem}.html")),
+    }
+
+
+async def run_call(call: LiveCall, feed: Callable[[asyncio.Event], Awaitable[object]]) -> dict:
+    """Feed a call until its source ends or SIGINT/SIGTERM, then finish it.
+
+    Returns:
+        The call report.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread / not POSIX
+            pass
+    try:
+        await feed(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+    return await call.finish()
+
+
+def _sinks(args, call_id: str, roles: tuple[str, ...]):
+    from voicemon.live.terminal_view import TerminalView
+
+    sinks = []
+    jsonl = JsonlSink(args.jsonl) if args.jsonl else None
+    if jsonl:
+        sinks.append(jsonl)
+    view = None
+    if not args.no_view and sys.stdout.isatty() and args.jsonl != "-":
+        view = TerminalView(call_id, roles)
+        sinks.append(view)
+    return sinks, jsonl, view
+
+
+def _live_call(args, config: Config, call_id: str, roles: tuple[str, ...], lockstep: bool, meta: dict):
+    from voicemon.asr.transcriber import WhisperTranscriber
+    from voicemon.live.asr_pool import AsrPool
+    from voicemon.live.runner import LiveCall, LiveOptions
+    from voicemon.offline import default_workers
+
+    workers = args.workers or default_workers()
+    transcriber = WhisperTranscriber(config.asr, num_workers=workers)
+    transcriber.load()
+    pool = AsrPool(transcriber, workers=workers)
+    sinks, jsonl, view = _sinks(args, call_id, roles)
+    call = LiveCall(call_id, roles, config, pool, meta=meta,
+                    options=LiveOptions(lockstep=lockstep, interim_interval_s=0.0 if lockstep else args.interim_s))
+    call.sinks.extend(sinks)
+    return call, pool, jsonl, view
+
+
+def _finish(call: LiveCall, report: dict, args, pool: AsrPool, jsonl, view, started: float) -> int:
+    if view:
+        view.draw(force=True)
+    if jsonl:
+        jsonl.close()
+    pool.close()
+    out = sys.stderr if args.jsonl == "-" else sys.stdout
+    if args.report != "none":
+        paths = write_call_report(report, Path(args.report), call.call_id)
+        caller = report["stats"]["per_role"][report["caller_role"]]
+        print(f"{call.call_id}: {report['duration_s']:.0f} s in {time.monotonic() - started:.0f} s, "
+              f"peak {caller['peak_level']} ({caller['peak_score']:.0f}), {report['stats']['prompts_fired']} prompts "
+              f"-> {paths['html']}", file=out)
+    return 0
+
+
+def cmd_replay(args, config: Config) -> int:
+    """``voicemon replay FILE``: play a recording into the live engine, paced like a call."""
+    from voicemon.audio.decode import load_call_audio
+    from voicemon.live.sources import parse_speed, replay
+    from voicemon.session import call_roles
+
+    try:
+        speed = parse_speed(args.speed)
+    except ValueError as exc:
+        raise VoicemonError(f"--speed: {exc}") from exc
+    audio = load_call_audio(args.file, config.audio.channels)
+    roles = call_roles(list(audio.signals))
+    call_id = args.call_id or Path(args.file).stem
+    meta = {"source": str(args.file),
+            "audio": {"rate_hz": audio.source_rate_hz, "channels": audio.source_channels, "format": audio.source_format}}
+    started = time.monotonic()
+
+    async def main() -> int:
+        call, pool, jsonl, view = _live_call(args, config, call_id, roles, speed is None, meta)
+        report = await run_call(call, lambda stop: replay(call, audio, config.audio.chunk_ms, speed, stop))
+        return _finish(call, report, args, pool, jsonl, view, started)
+
+    return asyncio.run(main())
+
+
+def cmd_listen(args, config: Config) -> int:
+    """``voicemon listen``: monitor a call from a sound device."""
+    from voicemon.live.sources import DeviceInput, list_input_devices
+
+    if args.list_devices:
+        devices = list_input_devices()
+        if not devices:
+            raise VoicemonError("no input devices found (is a microphone or line-in connected?)")
+        for d in devices:
+            print(f"{d['index']:3d}  {d['name']}  ({d['channels']} ch, {d['rate_hz']:.0f} Hz)")
+        return 0
+    device = int(args.device) if args.device and args.device.isdigit() else args.device
+    source = DeviceInput(device, args.input_channels, config.audio.chunk_ms)
+    call_id = args.call_id or time.strftime("call-%Y%m%d-%H%M%S")
+    meta = {"source": f"device:{source.info['name']}",
+            "audio": {"rate_hz": source.rate_hz, "channels": source.channels, "format": "device"}}
+    started = time.monotonic()
+
+    async def main() -> int:
+        call, pool, jsonl, view = _live_call(args, config, call_id, source.roles, False, meta)
+        report = await run_call(call, lambda stop: source.run(call, stop))
+        return _finish(call, report, args, pool, jsonl, view, started)
+
+    return asyncio.run(main())
+
+
+def add_live_parsers(sub, common) -> None:
+    """Register ``replay`` and ``listen`` on the CLI's subparsers."""
+    shared = [common]
+    p = sub.add_parser("replay", parents=shared, help="play a recording into the live monitor, paced like a call")
+    p.add_argument("file", metavar="FILE", help="a recorded call (any format analyze reads)")
+    p.add_argument("--speed", default="1", help="1 = real time, 2 = twice as fast, max = as fast as possible (lockstep, same result as analyze)")
+    _live_options(p)
+    p.set_defaults(live_command=cmd_replay)
+
+    p = sub.add_parser("listen", parents=shared, help="monitor a call live from a sound device")
+    p.add_argument("--device", metavar="INDEX|NAME", help="input device (default: the system's default input)")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("--input-channels", type=int, default=1, choices=(1, 2),
+                   help="1 = both parties on one channel (mixed); 2 = agent left, customer right")
+    _live_options(p)
+    p.set_defaults(live_command=cmd_listen)
+
+
+def _live_options(p) -> None:
+    p.add_argument("--jsonl", metavar="FILE|-", help="write the event stream as JSON lines (- = stdout, replaces the view)")
+    p.add_argument("--report", default="voicemon-reports", metavar="DIR|none",
+                   help="write the call's report here when it ends (default ./voicemon-reports; none = don't)")
+    p.add_argument("--no-view", action="store_true", help="no terminal view")
+    p.add_argument("--call-id", metavar="ID", help="name of the call (default: file stem or start time)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers (default: cores/2)")
+    p.add_argument("--interim-s", type=float, default=1.5, metavar="S",
+                   help="tentative text every S seconds while a party talks (0 = final text only)")

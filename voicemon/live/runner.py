@@ -1,0 +1,278 @@
+"""The live driver: one call's :class:`~voicemon.session.CallSession` on an asyncio loop.
+
+Audio chunks go through the synchronous stages as they arrive, so prosody, cues, meter readings
+and prompts come out of :meth:`LiveCall.feed` at once; Whisper jobs go to the process's shared
+:class:`~voicemon.live.asr_pool.AsrPool` and their words come back later, in media time, through
+the same session. Transcription falling behind therefore never delays a meter reading.
+
+Every event leaves as an *envelope*: the event's own dict (``voicemon.events.to_dict``) plus
+``v``, ``call_id``, ``seq`` (1, 2, … per call) and ``wall`` (Unix time it was emitted). The call
+keeps its whole log, from which the report is built when it ends.
+
+In *lockstep* mode (``replay --speed max``, the parity test) the driver waits for each chunk's
+jobs before the next chunk, which reproduces ``voicemon analyze`` event for event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from voicemon.audio.segmenter import TAIL_S
+from voicemon.config import Config
+from voicemon.escalation.meter import MeterParams, load_meter_params
+from voicemon.events import AsrJob, AsrStatus, AudioChunk, EscalationReading, Event, StageError, Word, to_dict
+from voicemon.live.asr_pool import AsrDropped, AsrPool
+from voicemon.report.model import build_report
+from voicemon.session import CallSession, Step
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+BEHIND_WAIT_S = 1.0
+"""Queued audio counts as backlog once it has waited this long for a worker."""
+EventSink = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How a live call uses the shared ASR pool.
+
+    Attributes:
+        lockstep: wait for every chunk's transcriptions before the next chunk.
+        interim_interval_s: ask for tentative text this often while a party talks (0: never).
+        behind_s: queued audio (seconds, this call) above which ASR is reported as behind.
+        finish_timeout_s: how long ending a call waits for its last transcriptions.
+    """
+
+    lockstep: bool = False
+    interim_interval_s: float = 1.5
+    behind_s: float = 8.0
+    finish_timeout_s: float = 60.0
+
+
+@dataclass
+class LatencyLog:
+    """Wall-clock latencies measured by a live call, in seconds."""
+
+    meter_s: list[float] = field(default_factory=list)
+    transcript_s: list[float] = field(default_factory=list)
+
+
+class LiveCall:
+    """One call being monitored live.
+
+    Args:
+        call_id: the call's name in events and reports.
+        roles: ``("agent", "customer")`` or ``("mixed",)``.
+        config: options.
+        pool: the process's shared ASR pool.
+        options: live behaviour.
+        params: meter parameters (default: from ``config``).
+        sink: called with every event envelope, in ``seq`` order, on the loop.
+        meta: extra report fields (``source``, ``audio``...).
+    """
+
+    def __init__(self, call_id: str, roles: tuple[str, ...], config: Config, pool: AsrPool, *,
+                 options: LiveOptions | None = None, params: MeterParams | None = None,
+                 sink: EventSink | None = None, meta: dict | None = None) -> None:
+        self.call_id = call_id
+        self.config = config
+        self.pool = pool
+        self.options = options or LiveOptions()
+        self.params = params or load_meter_params(config.meter.params)
+        self.session = CallSession(roles, config, self.params)
+        self.roles = self.session.roles
+        self.sinks: list[EventSink] = [sink] if sink else []
+        self.meta = dict(meta or {})
+        self.log: list[dict] = []
+        self.latency = LatencyLog()
+        self.started_wall = time.time()
+        self.ended = False
+        self._seq = 0
+        self._media_s = 0.0
+        self._finals: dict[str, list[tuple[AsrJob, asyncio.Future]]] = {r: [] for r in self.roles}
+        self._interim: dict[str, tuple[str, asyncio.Future] | None] = {r: None for r in self.roles}
+        self._last_interim_s: dict[str, float] = {r: 0.0 for r in self.roles}
+        self._behind = False
+        self._pace_anchor: tuple[float, float, float] | None = None
+
+    # -- input ---------------------------------------------------------------------------
+
+    @property
+    def media_s(self) -> float:
+        """Media time the call has reached."""
+        return self._media_s
+
+    def feed(self, chunk: AudioChunk, received: float | None = None) -> None:
+        """Run one chunk through the stages and queue its transcriptions.
+
+        Args:
+            chunk: the next chunk of one party (chunks of each party in time order).
+            received: ``time.perf_counter()`` when the chunk arrived (for latency figures).
+        """
+        if self.ended:
+            raise RuntimeError(f"call {self.call_id} has ended")
+        received = time.perf_counter() if received is None else received
+        step = self.session.feed(chunk)
+        self._media_s = max(self._media_s, chunk.t1)
+        self._emit_step(step, received)
+        for job in step.jobs:
+            self._submit_final(job)
+        if not self.options.lockstep:
+            self._maybe_interim()
+            self._report_backlog()
+
+    async def settle(self) -> None:
+        """Wait until every transcription queued so far has been folded in (lockstep)."""
+        while any(self._finals.values()):
+            futures = [f for q in self._finals.values() for _, f in q]
+            await asyncio.wait(futures)
+            await asyncio.sleep(0)
+
+    def acknowledge(self, prompt_id: str, action: str = "acknowledged") -> dict:
+        """The agent acknowledged or dismissed a prompt; returns the logged envelope."""
+        events = self.session.interpret.acknowledge(prompt_id, action)
+        self._emit(events)
+        return self.log[-1]
+
+    async def finish(self) -> dict:
+        """End the call: close open utterances, wait for the last words, build the report.
+
+        Returns:
+            The call report (as ``voicemon analyze`` writes it) with ``events`` = the log.
+        """
+        if self.ended:
+            return self.report()
+        step = self.session.flush()
+        self._emit_step(step, time.perf_counter())
+        for job in step.jobs:
+            self._submit_final(job)
+        for pending in self._interim.values():
+            if pending:
+                pending[1].cancel()
+        try:
+            await asyncio.wait_for(self.settle(), self.options.finish_timeout_s)
+        except asyncio.TimeoutError:
+            lost = sum(len(q) for q in self._finals.values())
+            self._emit([StageError(t=self._media_s, stage="asr", fatal=False,
+                                   message=f"{lost} utterance(s) not transcribed within {self.options.finish_timeout_s:.0f} s of the call's end")])
+        self.ended = True
+        return self.report()
+
+    def report(self) -> dict:
+        """The report of the call so far (final transcripts only)."""
+        meta = {
+            "source": self.meta.get("source", self.call_id),
+            "call_id": self.call_id,
+            "duration_s": round(self._media_s, 3),
+            "roles": list(self.roles),
+            "audio": self.meta.get("audio", {}),
+            "model": {"name": getattr(self.pool.transcriber, "name", "unknown")},
+            "config": self.config.to_dict(),
+        }
+        return build_report(self.log, meta, self.params)
+
+    # -- output --------------------------------------------------------------------------
+
+    def _emit(self, events: list[Event], received: float | None = None) -> None:
+        for event in events:
+            self._seq += 1
+            env = {**to_dict(event), "v": PROTOCOL_VERSION, "call_id": self.call_id, "seq": self._seq,
+                   "wall": round(time.time(), 3)}
+            self.log.append(env)
+            if received is not None and isinstance(event, EscalationReading):
+                self.latency.meter_s.append(time.perf_counter() - received)
+            for sink in self.sinks:
+                try:
+                    sink(env)
+                except Exception:  # a broken consumer must not stop the call
+                    log.exception("event sink failed on call %s", self.call_id)
+
+    def _emit_step(self, step: Step, received: float) -> None:
+        self._emit(step.events, received)
+
+    # -- transcription -------------------------------------------------------------------
+
+    def _submit_final(self, job: AsrJob) -> None:
+        future = self.pool.submit(self.call_id, job)
+        assert future is not None  # final jobs are always accepted
+        self._finals[job.role].append((job, future))
+        future.add_done_callback(lambda _f, role=job.role: self._deliver(role))
+        pending = self._interim.get(job.role)
+        if pending and pending[0] == job.utterance_id.split(".")[0]:
+            pending[1].cancel()
+            self._interim[job.role] = None
+
+    def _deliver(self, role: str) -> None:
+        """Fold finished final jobs of a party in order (a later one waits for earlier ones)."""
+        queue = self._finals[role]
+        while queue and queue[0][1].done():
+            job, future = queue.pop(0)
+            words: list[Word] = []
+            if future.cancelled():
+                self._emit([StageError(t=self._media_s, stage="asr", message=f"{job.utterance_id}: cancelled", fatal=False)])
+            elif isinstance(future.exception(), AsrDropped):
+                self._emit([AsrStatus(t=round(self._media_s, 3), role=role, state="dropped", message=str(future.exception()))])
+            elif future.exception() is not None:
+                self._emit([StageError(t=self._media_s, stage="asr", message=f"{job.utterance_id}: {future.exception()}", fatal=False)])
+            else:
+                words = [Word(start=round(w.start + job.start_s, 3), end=round(w.end + job.start_s, 3), text=w.text,
+                              probability=w.probability) for w in future.result()]
+            events = self.session.feed_asr(job, words)
+            self._emit(events)
+            if self._pace_anchor is not None:
+                self.latency.transcript_s.append(max(0.0, time.perf_counter() - self._speech_end_wall(job)))
+
+    def _speech_end_wall(self, job: AsrJob) -> float:
+        """perf_counter time at which the job's speech ended (its audio less the trailing pad)."""
+        wall0, media0, speed = self._pace_anchor
+        return wall0 + (max(job.start_s, job.end_s - TAIL_S) - media0) / speed
+
+    def set_pace(self, wall0: float, media0: float = 0.0, speed: float = 1.0) -> None:
+        """Tell the call how media time maps to ``perf_counter`` time (for transcript latency)."""
+        self._pace_anchor = (wall0, media0, speed)
+
+    def _maybe_interim(self) -> None:
+        interval = self.options.interim_interval_s
+        if interval <= 0:
+            return
+        for role, seg in self.session.signal.segmenters.items():
+            if not seg.in_speech or self._interim[role] is not None or self._finals[role]:
+                continue
+            if self._media_s - self._last_interim_s[role] < interval:
+                continue
+            job = seg.snapshot()
+            if job is None or job.end_s - job.start_s < interval:
+                continue
+            future = self.pool.submit(self.call_id, job)
+            self._last_interim_s[role] = self._media_s
+            if future is None:
+                continue
+            self._interim[role] = (job.utterance_id.split(".")[0], future)
+            future.add_done_callback(lambda f, job=job: self._deliver_interim(job, f))
+
+    def _deliver_interim(self, job: AsrJob, future: asyncio.Future) -> None:
+        current = self._interim.get(job.role)
+        if current is None or current[1] is not future:
+            return  # superseded by the final text
+        self._interim[job.role] = None
+        if future.cancelled() or future.exception() is not None or self.ended:
+            return
+        words = [Word(start=round(w.start + job.start_s, 3), end=round(w.end + job.start_s, 3), text=w.text,
+                      probability=w.probability) for w in future.result()]
+        if words:
+            self._emit(self.session.feed_asr(job, words))
+
+    def _report_backlog(self) -> None:
+        backlog = self.pool.backlog_s(self.call_id, min_wait_s=BEHIND_WAIT_S)
+        if not self._behind and backlog > self.options.behind_s:
+            self._behind = True
+            self._emit([AsrStatus(t=round(self._media_s, 3), role="all", state="behind",
+                                  message=f"transcription is {backlog:.1f} s of audio behind; utterances are merged and interim text is paused")])
+        elif self._behind and backlog < self.options.behind_s / 4:
+            self._behind = False
+            self._emit([AsrStatus(t=round(self._media_s, 3), role="all", state="ok", message="transcription caught up")])
