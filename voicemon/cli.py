@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     from voicemon.live.commands import add_live_parsers
 
     add_live_parsers(sub, common)
+    from voicemon.server.command import add_serve_parser
+
+    add_serve_parser(sub, common)
     return parser
 
 

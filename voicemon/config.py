@@ -140,6 +140,40 @@ class CoachOptions:
 
 
 @dataclass(frozen=True)
+class ServerOptions:
+    """``voicemon serve``: network, safety limits and where finished calls are written.
+
+    Attributes:
+        host: interface to bind.
+        port: TCP port (0 = any free port).
+        token: shared secret clients must present (``?token=`` or ``Authorization: Bearer``);
+            required when ``host`` is not a loopback address.
+        allowed_origins: browser origins allowed besides the server's own (``*`` = any).
+        max_message_bytes: largest WebSocket message accepted.
+        max_messages_per_s: sustained messages per second per connection.
+        max_calls: calls ingested at once.
+        max_call_s: longest call, in media seconds.
+        max_live_speed: how much faster than real time a live-mode call may send audio.
+        watcher_queue: events waiting for a watcher before readings coalesce, then it is closed.
+        out_dir: where each finished call's report and event log are written.
+        keep_ended_s: how long an ended call stays available to watchers.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    max_message_bytes: int = 262144
+    max_messages_per_s: float = 200.0
+    max_calls: int = 32
+    max_call_s: float = 4 * 3600.0
+    max_live_speed: float = 8.0
+    watcher_queue: int = 2000
+    out_dir: str = "voicemon-calls"
+    keep_ended_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Every stage's options."""
 
@@ -150,11 +184,15 @@ class Config:
     cues: CueOptions = field(default_factory=CueOptions)
     meter: MeterOptions = field(default_factory=MeterOptions)
     coach: CoachOptions = field(default_factory=CoachOptions)
+    server: ServerOptions = field(default_factory=ServerOptions)
 
     def to_dict(self) -> dict[str, Any]:
-        """The effective configuration as plain JSON values."""
+        """The effective configuration as plain JSON values (the server token is redacted)."""
         out = dataclasses.asdict(self)
         out["audio"]["channels"] = list(self.audio.channels)
+        out["server"]["allowed_origins"] = list(self.server.allowed_origins)
+        if out["server"]["token"]:
+            out["server"]["token"] = "***"
         return out
 
 
@@ -220,6 +258,11 @@ def _validate(config: Config) -> None:
         raise ConfigError("segmenter.max_utterance_s must be between 2 and 28 s")
     if config.prosody.hop_s <= 0 or config.prosody.window_s < config.prosody.hop_s:
         raise ConfigError("prosody.hop_s must be > 0 and no longer than prosody.window_s")
+    srv = config.server
+    if not 0 <= srv.port <= 65535:
+        raise ConfigError("server.port must be 0-65535")
+    if srv.max_message_bytes < 1024 or srv.max_calls < 1 or srv.watcher_queue < 10 or srv.max_messages_per_s <= 0:
+        raise ConfigError("server limits must be positive (max_message_bytes >= 1024, watcher_queue >= 10)")
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:

@@ -217,7 +217,26 @@ class StageError:
     fatal: bool = False
 
 
+@dataclass(frozen=True)
+class CallStarted:
+    """A live call began (first event of a served call)."""
+
+    t: float
+    roles: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    """A live call ended; ``summary`` has its duration, peak, prompts and report path."""
+
+    t: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
 Event = Union[
+    CallStarted,
+    CallEnded,
     SpeechStarted,
     SpeechEnded,
     TranscriptUpdate,
@@ -231,6 +250,8 @@ Event = Union[
 ]
 
 TYPE_NAMES: dict[type, str] = {
+    CallStarted: "call_started",
+    CallEnded: "call_ended",
     SpeechStarted: "speech_started",
     SpeechEnded: "speech_ended",
     TranscriptUpdate: "transcript",
@@ -286,4 +307,6 @@ def from_dict(data: dict[str, Any]) -> Event:
     kwargs = {k: v for k, v in data.items() if k in names}
     if cls is TranscriptUpdate:
         kwargs["words"] = tuple(Word(**w) for w in kwargs.get("words", ()))
+    if cls is CallStarted:
+        kwargs["roles"] = tuple(kwargs.get("roles", ()))
     return cls(**kwargs)

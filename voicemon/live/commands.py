@@ -95,12 +95,13 @@ def _sinks(args, call_id: str, roles: tuple[str, ...]):
 def _live_call(args, config: Config, call_id: str, roles: tuple[str, ...], lockstep: bool, meta: dict):
     from voicemon.asr.transcriber import WhisperTranscriber
     from voicemon.live.asr_pool import AsrPool
-    from voicemon.live.runner import LiveCall, LiveOptions
+    from voicemon.live.runner import LiveCall, LiveOptions, warm_up
     from voicemon.offline import default_workers
 
     workers = args.workers or default_workers()
     transcriber = WhisperTranscriber(config.asr, num_workers=workers)
     transcriber.load()
+    warm_up(config)
     pool = AsrPool(transcriber, workers=workers)
     sinks, jsonl, view = _sinks(args, call_id, roles)
     call = LiveCall(call_id, roles, config, pool, meta=meta,

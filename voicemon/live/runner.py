@@ -178,6 +178,10 @@ class LiveCall:
 
     # -- output --------------------------------------------------------------------------
 
+    def emit(self, events: list[Event]) -> None:
+        """Log and publish events that come from outside the stages (call start/end)."""
+        self._emit(events)
+
     def _emit(self, events: list[Event], received: float | None = None) -> None:
         for event in events:
             self._seq += 1
@@ -276,3 +280,23 @@ class LiveCall:
         elif self._behind and backlog < self.options.behind_s / 4:
             self._behind = False
             self._emit([AsrStatus(t=round(self._media_s, 3), role="all", state="ok", message="transcription caught up")])
+
+
+def warm_up(config: Config) -> None:
+    """Load and compile what the stages use (librosa, numba kernels) before the first call.
+
+    The first prosody window otherwise costs about a second of imports and JIT compilation,
+    which a live call would see as a stalled meter.
+    """
+    import numpy as np
+
+    from voicemon.events import SAMPLE_RATE_HZ
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(2.0 * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
+    tone = (0.1 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.001 * rng.standard_normal(len(t)))
+    session = CallSession(("mixed",), config)
+    step = max(1, int(SAMPLE_RATE_HZ * config.audio.chunk_ms / 1000))
+    for start in range(0, len(t), step):
+        session.feed(AudioChunk(samples=tone[start:start + step].astype(np.float32), start_sample=start, role="mixed"))
+    session.flush()

@@ -1,0 +1,119 @@
+"""Helpers for tests that run the real server and real WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import json
+
+import numpy as np
+
+from conftest import FIXTURES
+
+ESCALATING = FIXTURES / "escalating_call_stereo.wav"
+
+
+def server_config(config, tmp_path, **server):
+    """The default config with the server on port 0 writing into tmp_path."""
+    return dataclasses.replace(config, server=dataclasses.replace(
+        config.server, port=0, out_dir=str(tmp_path / "calls"), **server))
+
+
+@contextlib.asynccontextmanager
+async def running_server(config, transcriber):
+    from voicemon.server.app import VoicemonServer
+
+    server = VoicemonServer(config, transcriber=transcriber, workers=2)
+    await server.start()
+    try:
+        yield server
+    finally:
+        if not server.stopping:
+            await server.stop()
+
+
+def int16_frames(path=ESCALATING, frame_ms=100, seconds=None):
+    """A stereo WAV as interleaved little-endian int16 frames of ``frame_ms``."""
+    import soundfile as sf
+
+    data, rate = sf.read(path, dtype="int16", always_2d=True)
+    if seconds:
+        data = data[: int(seconds * rate)]
+    step = rate * frame_ms // 1000
+    return rate, data.shape[1], [data[i:i + step].astype("<i2").tobytes() for i in range(0, len(data), step)]
+
+
+def mulaw_encode(x: np.ndarray) -> bytes:
+    """float [-1, 1] -> G.711 mu-law bytes."""
+    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int32)
+    sign = np.where(pcm < 0, 0x80, 0)
+    mag = np.minimum(np.abs(pcm), 32635) + 0x84
+    exponent = np.floor(np.log2(mag)).astype(np.int32) - 7
+    exponent = np.clip(exponent, 0, 7)
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+
+
+def twilio_messages(path=ESCALATING, seconds=None, call_sid="CA0001", token=None):
+    """Twilio Media Streams messages for a stereo file: left = outbound (agent), right = inbound."""
+    import soundfile as sf
+    import soxr
+
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    if seconds:
+        data = data[: int(seconds * rate)]
+    tracks = {"outbound": soxr.resample(data[:, 0], rate, 8000), "inbound": soxr.resample(data[:, 1], rate, 8000)}
+    params = {"token": token} if token else {}
+    msgs = [{"event": "connected", "protocol": "Call", "version": "1.0.0"},
+            {"event": "start", "sequenceNumber": "1", "streamSid": "MZ0001",
+             "start": {"accountSid": "AC0001", "streamSid": "MZ0001", "callSid": call_sid, "tracks": ["inbound", "outbound"],
+                       "customParameters": params,
+                       "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}]
+    seq = 2
+    n = len(tracks["inbound"])
+    for chunk, start in enumerate(range(0, n, 160)):
+        for track in ("inbound", "outbound"):
+            payload = base64.b64encode(mulaw_encode(tracks[track][start:start + 160])).decode()
+            msgs.append({"event": "media", "sequenceNumber": str(seq), "streamSid": "MZ0001",
+                         "media": {"track": track, "chunk": str(chunk + 1), "timestamp": str(start // 8), "payload": payload}})
+            seq += 1
+    msgs.append({"event": "stop", "sequenceNumber": str(seq), "streamSid": "MZ0001",
+                 "stop": {"accountSid": "AC0001", "callSid": call_sid}})
+    return msgs
+
+
+async def stream_pcm(url, call_id, frames, rate, channels, mode="lockstep", speed=None, frame_ms=100):
+    """Stream frames into /ingest; returns (started, ended) server messages."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url + "/ingest", max_size=None) as ws:
+        await ws.send(json.dumps({"type": "start", "v": 1, "call_id": call_id, "encoding": "pcm_s16le",
+                                  "sample_rate": rate, "channels": channels, "roles": ["agent", "customer"], "mode": mode}))
+        started = json.loads(await ws.recv())
+        for frame in frames:
+            await ws.send(frame)
+            if speed:
+                await asyncio.sleep(frame_ms / 1000 / speed)
+        await ws.send(json.dumps({"type": "end", "v": 1}))
+        ended = json.loads(await ws.recv())
+        return started, ended
+
+
+async def collect(url, subscribe, until_type="call_ended", timeout=300):
+    """Subscribe on /watch and collect envelopes until one of ``until_type`` arrives."""
+    from websockets.asyncio.client import connect
+
+    out = []
+    async with connect(url + "/watch", max_size=None) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "v": 1, **subscribe}))
+        ack = json.loads(await ws.recv())
+        assert ack["type"] == "subscribed", ack
+        async with asyncio.timeout(timeout):
+            async for message in ws:
+                env = json.loads(message)
+                out.append(env)
+                if env["type"] == until_type:
+                    break
+    return out

@@ -1,0 +1,362 @@
+"""The real feed server on port 0 with real websockets clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+from server_helpers import (
+    ESCALATING,
+    collect,
+    int16_frames,
+    running_server,
+    server_config,
+    stream_pcm,
+    twilio_messages,
+)
+
+ENVELOPE = {"v", "call_id", "seq", "wall"}
+LIFECYCLE = {"call_started", "call_ended"}
+
+
+def stages_only(events):
+    return [{k: v for k, v in e.items() if k not in ENVELOPE} for e in events if e["type"] not in LIFECYCLE]
+
+
+def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(config, transcriber, analysed, tmp_path):
+    offline = analysed(ESCALATING)
+    cfg = server_config(config, tmp_path)
+    rate, channels, frames = int16_frames(frame_ms=100)
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            early = asyncio.create_task(collect(url, {"calls": ["fixture"]}))
+            await asyncio.sleep(0.2)
+            streaming = asyncio.create_task(stream_pcm(url, "fixture", frames, rate, channels, mode="lockstep"))
+            while not server.hub.calls.get("fixture") or server.hub.calls["fixture"].call.media_s < 60:
+                await asyncio.sleep(0.2)
+            late = asyncio.create_task(collect(url, {"calls": "*", "since": {"fixture": 0}}))
+            started, ended = await streaming
+            return started, ended, await early, await late, server.hub.calls["fixture"].call.log
+
+    started, ended, early, late, log = asyncio.run(main())
+    assert started["type"] == "started" and ended["type"] == "ended"
+    assert stages_only(log) == offline["events"]
+    for stream in (early, late):
+        assert [e["seq"] for e in stream] == list(range(1, len(log) + 1))
+        assert stream == log
+    assert early[0]["type"] == "call_started" and early[-1]["type"] == "call_ended"
+    summary = early[-1]["summary"]
+    assert summary["peak_level"] in ("heated", "critical")
+    report = json.loads((tmp_path / "calls" / "fixture.json").read_text())
+    assert [p["kind"] for p in report["prompts"]] == [p["kind"] for p in offline["prompts"]]
+    assert (tmp_path / "calls" / "fixture.html").exists()
+
+
+def test_twilio_media_stream_is_monitored(config, transcriber, labels, tmp_path):
+    # Twilio sends 100 messages/s per call; this test replays at 6x real time
+    cfg = server_config(config, tmp_path, max_messages_per_s=1000.0)
+    msgs = twilio_messages(seconds=100)
+
+    async def main():
+        from websockets.asyncio.client import connect
+
+        async with running_server(cfg, transcriber) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            watcher = asyncio.create_task(collect(url, {"calls": "*"}))
+            await asyncio.sleep(0.2)
+            async with connect(url + "/twilio") as ws:
+                t0 = time.monotonic()
+                for i, m in enumerate(msgs):
+                    await ws.send(json.dumps(m))
+                    if m["event"] == "media" and m["media"]["track"] == "outbound":
+                        # 20 ms of audio per pair of messages, sent at ~6x real time
+                        due = t0 + int(m["media"]["timestamp"]) / 1000 / 6
+                        if due > time.monotonic():
+                            await asyncio.sleep(due - time.monotonic())
+                await ws.wait_closed()
+            return await watcher
+
+    events = asyncio.run(main())
+    assert events[0]["type"] == "call_started" and events[0]["call_id"] == "CA0001"
+    assert events[0]["roles"] == ["agent", "customer"]
+    lab = labels[ESCALATING.name]["escalation"][0]
+    hot = [e for e in events if e["type"] == "reading" and e["role"] == "customer" and e["level"] in ("heated", "critical")]
+    assert hot and lab["start_s"] <= hot[0]["t"] <= lab["end_s"]
+    for role in ("agent", "customer"):
+        assert any(e["type"] == "transcript" and e["final"] and e["role"] == role and e["text"] for e in events), role
+    customer = " ".join(e["text"] for e in events if e["type"] == "transcript" and e["final"] and e["role"] == "customer")
+    assert "already told you" in customer.lower()
+    assert "repeat_back" in {e["kind"] for e in events if e["type"] == "prompt"}
+    assert events[-1]["type"] == "call_ended"
+
+
+def test_watcher_outbox_coalesces_then_closes_with_resume_point():
+    from voicemon.server.hub import Watcher
+    from voicemon.server.protocol import Subscription
+
+    w = Watcher(Subscription(None, {}, None), max_queue=10)
+    seq = 0
+
+    def ev(kind, **kw):
+        nonlocal seq
+        seq += 1
+        return {"type": kind, "call_id": "c", "seq": seq, "role": "customer", **kw}
+
+    w.last_seq["c"] = 0
+    for _ in range(8):
+        w.push(ev("reading", changed=False))
+    w.push(ev("transcript"))
+    w.push(ev("reading", changed=True))
+    w.push(ev("reading", changed=False))  # full: the 8 older unchanged readings coalesce to one
+    assert w.overflow is None and w.coalesced == 7
+    assert [e["seq"] for e in w.outbox] == [8, 9, 10, 11]
+    for _ in range(20):
+        w.push(ev("cue"))  # never coalesced: the outbox overflows
+    assert w.overflow == {"c": 0}
+
+
+def test_slow_watcher_does_not_delay_others(config, transcriber, tmp_path):
+    cfg = server_config(config, tmp_path, watcher_queue=50)
+    rate, channels, frames = int16_frames(frame_ms=100, seconds=40)
+
+    async def main():
+        from websockets.asyncio.client import connect
+
+        async with running_server(cfg, transcriber) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            # a watcher that subscribes and then never reads
+            stalled = await connect(url + "/watch", max_queue=1)
+            await stalled.send(json.dumps({"type": "subscribe", "v": 1, "calls": "*"}))
+            stalled.transport.pause_reading()
+            good = asyncio.create_task(collect(url, {"calls": "*"}))
+            await asyncio.sleep(0.2)
+            t0 = time.monotonic()
+            await stream_pcm(url, "slow-test", frames, rate, channels, mode="live", speed=4)
+            ingest_s = time.monotonic() - t0
+            events = await good
+            received_late = [time.time() - e["wall"] for e in events[-5:]]
+            await stalled.close()
+            return ingest_s, events, received_late
+
+    ingest_s, events, late = asyncio.run(main())
+    assert ingest_s < 40 / 4 + 15  # paced at 4x; the stalled watcher did not hold ingest back
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert max(late) < 5.0
+
+
+def test_auth_origin_and_size_limits(config, transcriber, tmp_path):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosedError, InvalidStatus
+
+    cfg = server_config(config, tmp_path, token="s3cret", max_message_bytes=4096)
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            statuses = {}
+            for name, kwargs, path in [
+                ("no token", {}, "/watch"),
+                ("wrong token", {}, "/watch?token=nope"),
+                ("bad origin", {"origin": "http://evil.example"}, "/watch?token=s3cret"),
+            ]:
+                try:
+                    async with connect(url + path, **kwargs):
+                        statuses[name] = 101
+                except InvalidStatus as exc:
+                    statuses[name] = exc.response.status_code
+            async with connect(url + "/watch", additional_headers={"Authorization": "Bearer s3cret"}) as ws:
+                await ws.send(json.dumps({"type": "subscribe", "v": 1, "calls": "*"}))
+                statuses["bearer"] = json.loads(await ws.recv())["type"]
+            async with connect(url + "/ingest?token=s3cret") as ws:
+                await ws.send(json.dumps({"type": "start", "v": 1, "call_id": "big", "sample_rate": 16000, "channels": 1,
+                                          "roles": ["mixed"]}))
+                await ws.recv()
+                await ws.send(b"\0" * 8192)
+                try:
+                    await ws.recv()
+                except ConnectionClosedError as exc:
+                    statuses["too big"] = exc.rcvd.code
+            # the too-big call was finished and written, not lost
+            for _ in range(50):
+                if (tmp_path / "calls" / "big.events.jsonl").exists():
+                    break
+                await asyncio.sleep(0.1)
+            return statuses
+
+    statuses = asyncio.run(main())
+    assert statuses == {"no token": 401, "wrong token": 401, "bad origin": 403, "bearer": "subscribed", "too big": 1009}
+    assert (tmp_path / "calls" / "big.events.jsonl").exists()
+
+
+def test_binding_beyond_localhost_needs_a_token(config, transcriber, tmp_path):
+    from voicemon.errors import ConfigError
+    from voicemon.server.app import VoicemonServer
+
+    with pytest.raises(ConfigError, match="token"):
+        VoicemonServer(server_config(config, tmp_path, host="0.0.0.0"), transcriber=transcriber)
+
+
+START = {"type": "start", "v": 1, "call_id": "bad", "encoding": "pcm_s16le", "sample_rate": 16000, "channels": 2,
+         "roles": ["agent", "customer"]}
+MALFORMED = [
+    ("bad json", ["{not json"], "bad_json", 4400),
+    ("not an object", ["[1, 2]"], "bad_message", 4400),
+    ("unknown type", [json.dumps({"type": "hello", "v": 1})], "unknown_type", 4400),
+    ("wrong version", [json.dumps({**START, "v": 2})], "unsupported_version", 4400),
+    ("audio before start", [b"\0\0\0\0"], "audio_before_start", 4400),
+    ("odd byte count", [json.dumps(START), b"\0\0\0"], "bad_audio_frame", 1003),
+    ("unsupported rate", [json.dumps({**START, "sample_rate": 4000})], "unsupported_rate", 1003),
+    ("unsupported encoding", [json.dumps({**START, "encoding": "opus"})], "unsupported_encoding", 1003),
+    ("bad channels", [json.dumps({**START, "channels": 3})], "bad_channels", 4400),
+    ("bad roles", [json.dumps({**START, "roles": ["agent", "agent"]})], "bad_channels", 4400),
+    ("bad call id", [json.dumps({**START, "call_id": "../etc"})], "bad_message", 4400),
+    ("second start", [json.dumps(START), json.dumps({**START, "call_id": "bad2"})], "already_started", 4400),
+    ("end before start", [json.dumps({"type": "end", "v": 1})], "audio_before_start", 4400),
+]
+
+
+def test_malformed_inputs_get_typed_errors_while_other_calls_keep_going(config, transcriber, tmp_path):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    cfg = server_config(config, tmp_path)
+    rate, channels, frames = int16_frames(frame_ms=100, seconds=20)
+
+    async def one(url, messages):
+        async with connect(url + "/ingest") as ws:
+            reply = None
+            for m in messages:
+                await ws.send(m)
+            try:
+                async for msg in ws:
+                    data = json.loads(msg)
+                    if data["type"] == "error":
+                        reply = data
+            except ConnectionClosed:
+                pass
+            return reply, ws.close_code
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            good = asyncio.create_task(stream_pcm(url, "good", frames, rate, channels, mode="live", speed=4))
+            results = {}
+            for name, messages, _, _ in MALFORMED:
+                results[name] = await one(url, messages)
+            watch = await collect_one_error(url, {"type": "subscribe", "v": 1, "calls": 7})
+            started, ended = await good
+            return results, watch, ended
+
+    results, watch, ended = asyncio.run(main())
+    for name, _, code, close_code in MALFORMED:
+        reply, closed = results[name]
+        assert reply is not None and reply["code"] == code and reply["message"], name
+        assert closed == close_code, (name, closed)
+    assert watch == ("bad_message", 4400)
+    assert ended["type"] == "ended" and ended["summary"]["duration_s"] == pytest.approx(20, abs=0.5)
+
+
+async def collect_one_error(url, message):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    async with connect(url + "/watch") as ws:
+        await ws.send(json.dumps(message))
+        reply = json.loads(await ws.recv())
+        try:
+            await ws.recv()
+        except ConnectionClosed:
+            pass
+        return reply["code"], ws.close_code
+
+
+def test_health_calls_api_and_ack_round_trip(config, transcriber, tmp_path):
+    import urllib.request
+
+    cfg = server_config(config, tmp_path)
+    rate, channels, frames = int16_frames(frame_ms=100, seconds=90)
+
+    async def main():
+        from websockets.asyncio.client import connect
+
+        async with running_server(cfg, transcriber) as server:
+            base = f"127.0.0.1:{server.port}"
+            streaming = asyncio.create_task(stream_pcm(f"ws://{base}", "ack-call", frames, rate, channels, mode="lockstep"))
+            acked = None
+            async with connect(f"ws://{base}/watch") as ws:
+                await ws.send(json.dumps({"type": "subscribe", "v": 1, "calls": ["ack-call"]}))
+                async for msg in ws:
+                    env = json.loads(msg)
+                    if env["type"] == "prompt" and acked is None:
+                        acked = env["id"]
+                        health = await asyncio.to_thread(lambda: json.load(urllib.request.urlopen(f"http://{base}/healthz")))
+                        calls = await asyncio.to_thread(lambda: json.load(urllib.request.urlopen(f"http://{base}/api/calls")))
+                        await ws.send(json.dumps({"type": "ack", "v": 1, "call_id": "ack-call", "prompt_id": acked,
+                                                  "action": "acknowledged"}))
+                        await ws.send(json.dumps({"type": "ack", "v": 1, "call_id": "ack-call", "prompt_id": "nope"}))
+                    if env["type"] == "error":
+                        bad_ack = env
+                    if env["type"] == "prompt_ack":
+                        ack_env = env
+                    if env["type"] == "call_ended":
+                        break
+            await streaming
+            return health, calls, acked, ack_env, bad_ack
+
+    health, calls, acked, ack_env, bad_ack = asyncio.run(main())
+    assert health["status"] == "ok" and health["calls"] == 1
+    assert calls["calls"][0]["call_id"] == "ack-call" and not calls["calls"][0]["ended"]
+    assert ack_env["prompt_id"] == acked and ack_env["action"] == "acknowledged"
+    assert bad_ack["code"] == "unknown_prompt"
+    report = json.loads((tmp_path / "calls" / "ack-call.json").read_text())
+    assert [a["prompt_id"] for a in report["acknowledgements"]] == [acked]
+
+
+def test_sigterm_finishes_open_calls_and_writes_them(tmp_path):
+    """`voicemon serve` killed with SIGTERM mid-call writes that call's report and event log."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
+    proc = subprocess.Popen([sys.executable, "-m", "voicemon", "serve", "--port", "0", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        line = proc.stdout.readline()
+        assert "serving on ws://" in line, line + proc.stderr.read()
+        port = int(line.split("ws://")[1].split()[0].rsplit(":", 1)[1])
+        rate, channels, frames = int16_frames(frame_ms=100, seconds=40)
+
+        async def stream_then_kill():
+            from websockets.asyncio.client import connect
+            from websockets.exceptions import ConnectionClosed
+
+            async with connect(f"ws://127.0.0.1:{port}/ingest") as ws:
+                await ws.send(json.dumps({**START, "call_id": "cut-short", "mode": "lockstep"}))
+                await ws.recv()
+                for frame in frames[:300]:  # 30 s of the call
+                    await ws.send(frame)
+                await asyncio.sleep(1.0)
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    async for _ in ws:
+                        pass
+                except ConnectionClosed:
+                    pass
+
+        asyncio.run(stream_then_kill())
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    report = json.loads((tmp_path / "out" / "cut-short.json").read_text())
+    assert report["duration_s"] > 5
+    assert report["transcript"], "the transcript analysed before shutdown was lost"
+    events = [json.loads(x) for x in (tmp_path / "out" / "cut-short.events.jsonl").read_text().splitlines()]
+    assert events[-1]["type"] == "call_ended" and events[-1]["summary"]["reason"] == "server shutting down"

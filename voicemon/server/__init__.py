@@ -1,0 +1,1 @@
+"""The WebSocket feed server (``voicemon serve``): ingest, watch, HTTP pages."""

@@ -1,0 +1,50 @@
+"""``voicemon serve``: run the feed server until SIGTERM/Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def cmd_serve(args, config) -> int:
+    """Serve calls over WebSockets; finish and write every open call on shutdown."""
+    import dataclasses
+
+    from voicemon.live.runner import warm_up
+    from voicemon.offline import default_workers
+    from voicemon.server.app import VoicemonServer
+
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "token": args.token,
+                                   "out_dir": args.out}.items() if v is not None}
+    if args.allow_origin:
+        overrides["allowed_origins"] = tuple(args.allow_origin)
+    config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
+    server = VoicemonServer(config, workers=args.workers or default_workers())
+    warm_up(config)
+
+    def ready(srv) -> None:
+        host = srv.options.host
+        token = f"?token={srv.options.token}" if srv.options.token else ""
+        print(f"voicemon serving on ws://{host}:{srv.port} (ingest /ingest, Twilio /twilio, watch /watch)", flush=True)
+        print(f"agent view: http://{host}:{srv.port}/{token}   wall: http://{host}:{srv.port}/wall{token}", flush=True)
+        print(f"finished calls are written to {srv.out_dir}/", flush=True)
+
+    asyncio.run(server.serve_until_signal(ready))
+    print("server stopped; every open call was finished and written", file=sys.stderr)
+    return 0
+
+
+def add_serve_parser(sub, common) -> None:
+    """Register ``serve`` on the CLI's subparsers."""
+    p = sub.add_parser("serve", parents=[common], help="serve calls over WebSockets (ingest, Twilio, watch, agent view)")
+    p.add_argument("--host", help="interface to bind (default 127.0.0.1; anything else needs --token)")
+    p.add_argument("--port", type=int, help="TCP port (default 8765; 0 = any free port)")
+    p.add_argument("--token", help="shared secret clients must send (also VOICEMON_SERVER_TOKEN)")
+    p.add_argument("--allow-origin", action="append", metavar="ORIGIN",
+                   help="browser origin allowed to connect besides the server's own pages (repeatable; * = any)")
+    p.add_argument("--out", metavar="DIR", help="where finished calls' reports go (default ./voicemon-calls)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers shared by all calls (default: cores/2)")
+    p.set_defaults(live_command=cmd_serve)

@@ -1,0 +1,284 @@
+"""The three kinds of WebSocket connection: PCM ingest, Twilio Media Streams, watchers.
+
+Every bad input gets a typed ``error`` message and the close code of docs/protocol.md; a call
+whose connection breaks is finished and written, so nothing analysed is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+
+from websockets.exceptions import ConnectionClosed
+
+from voicemon.errors import ProtocolError
+from voicemon.server.hub import Watcher, pump
+from voicemon.server.ingest import TWILIO_RATE_HZ, FrameDecoder, TwilioTracks
+from voicemon.server.protocol import (
+    CLOSE_GOING_AWAY,
+    CLOSE_NORMAL,
+    PROTOCOL_VERSION,
+    error_message,
+    parse_ack,
+    parse_json,
+    parse_start,
+    parse_subscribe,
+    protocol_error,
+)
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_TIMEOUT_S = 30.0
+NON_FATAL = frozenset({"unknown_call", "unknown_prompt"})
+
+
+class RateLimit:
+    """Token bucket over messages: ``rate`` per second sustained, bursts of ``2 * rate``."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = 2 * rate
+        self.last = time.monotonic()
+
+    def take(self) -> None:
+        """Count one message.
+
+        Raises:
+            ProtocolError: the connection sends faster than allowed.
+        """
+        now = time.monotonic()
+        self.tokens = min(2 * self.rate, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1:
+            raise protocol_error("rate_limited", f"more than {self.rate:.0f} messages per second")
+        self.tokens -= 1
+
+
+async def send_error(ws, exc: ProtocolError, close: bool = True, **extra) -> None:
+    """Send a typed error message and (for fatal errors) close with its code."""
+    try:
+        await ws.send(error_message(exc, **extra))
+        if close:
+            await ws.close(exc.close_code, str(exc)[:120])
+    except ConnectionClosed:
+        pass
+
+
+class IngestSession:
+    """One ``/ingest`` connection: start, binary audio frames, end."""
+
+    def __init__(self, server, ws) -> None:
+        self.server = server
+        self.ws = ws
+        self.call = None
+        self.decoder: FrameDecoder | None = None
+        self.lockstep = False
+        self.started = 0.0
+        self.limit = RateLimit(server.options.max_messages_per_s)
+
+    async def run(self) -> None:
+        """Serve the connection until the call ends or the peer goes away."""
+        reason = "connection closed"
+        try:
+            async for message in self.ws:
+                if not self.lockstep:  # a lockstep upload is paced by the server itself
+                    self.limit.take()
+                if isinstance(message, bytes):
+                    await self._audio(message)
+                    continue
+                msg = parse_json(message, ("start", "end"))
+                if msg["type"] == "start":
+                    await self._start(msg)
+                else:
+                    if self.call is None:
+                        raise protocol_error("audio_before_start", "end before start")
+                    reason = "ended by the client"
+                    summary = await self._finish(reason)
+                    await self.ws.send(json.dumps({"type": "ended", "v": PROTOCOL_VERSION, "call_id": self.call.call_id,
+                                                   "summary": summary}))
+                    await self.ws.close(CLOSE_NORMAL, "call ended")
+                    return
+        except ProtocolError as exc:
+            reason = f"protocol error: {exc.code}"
+            await send_error(self.ws, exc)
+        except ConnectionClosed:
+            reason = "connection lost"
+        finally:
+            if self.call is not None:
+                await self._finish(reason)
+
+    async def _start(self, msg: dict) -> None:
+        if self.call is not None:
+            raise protocol_error("already_started", "this connection already started a call")
+        start = parse_start(msg)
+        self.decoder = FrameDecoder(start)
+        self.lockstep = start.mode == "lockstep"
+        self.call = self.server.open_call(start.call_id, start.roles, start.mode, f"ingest:{start.call_id}",
+                                          {"rate_hz": start.sample_rate, "channels": start.channels, "format": start.encoding})
+        self.started = time.monotonic()
+        await self.ws.send(json.dumps({"type": "started", "v": PROTOCOL_VERSION, "call_id": start.call_id,
+                                       "roles": list(self.call.roles), "mode": start.mode}))
+
+    async def _audio(self, frame: bytes) -> None:
+        if self.call is None or self.decoder is None:
+            raise protocol_error("audio_before_start", "binary audio arrived before the start message")
+        if self.server.stopping or self.call.ended:
+            raise ProtocolError("the server is shutting down; the call was finished and saved",
+                                code="shutting_down", close_code=CLOSE_GOING_AWAY)
+        received = time.perf_counter()
+        chunks = self.decoder.decode(frame)
+        check_limits(self.server, self.decoder.input_s, self.started, self.lockstep)
+        for chunk in chunks:
+            self.call.feed(chunk, received=received)
+            if self.lockstep:  # each party's transcriptions folded in before the next chunk, as analyze does
+                await self.call.settle()
+
+    async def _finish(self, reason: str) -> dict:
+        if self.decoder is not None and not self.call.ended:
+            for chunk in self.decoder.flush():
+                self.call.feed(chunk)
+        return await self.server.end_call(self.call, reason)
+
+
+def check_limits(server, input_s: float, started: float, lockstep: bool) -> None:
+    """Per-call limits: total length, and pace for live calls.
+
+    Raises:
+        ProtocolError: too long, or audio arriving much faster than real time.
+    """
+    opts = server.options
+    if input_s > opts.max_call_s:
+        raise protocol_error("call_too_long", f"calls are limited to {opts.max_call_s:.0f} s of audio")
+    if not lockstep:
+        allowed = (time.monotonic() - started) * opts.max_live_speed + 10.0
+        if input_s > allowed:
+            raise protocol_error("rate_limited", f"audio arrives faster than {opts.max_live_speed:g}x real time; "
+                                 "use mode \"lockstep\" to upload recordings")
+
+
+async def handle_twilio(server, ws) -> None:
+    """One Twilio Media Streams connection (Twilio's messages, unchanged)."""
+    call = None
+    tracks: TwilioTracks | None = None
+    started = time.monotonic()
+    limit = RateLimit(max(server.options.max_messages_per_s, 120.0))
+    reason = "connection closed"
+    try:
+        async for message in ws:
+            limit.take()
+            if isinstance(message, bytes):
+                raise protocol_error("bad_message", "Twilio Media Streams messages are JSON text")
+            try:
+                msg = json.loads(message)
+            except ValueError as exc:
+                raise protocol_error("bad_json", f"message is not JSON: {exc}") from None
+            event = msg.get("event") if isinstance(msg, dict) else None
+            if event == "connected" or event in ("mark", "dtmf"):
+                continue
+            if event == "start":
+                if call is not None:
+                    raise protocol_error("already_started", "a second start on one stream")
+                start = msg.get("start") or {}
+                params = start.get("customParameters") or {}
+                if server.options.token and not hmac.compare_digest(
+                        str(params.get("token", "")).encode(), server.options.token.encode()):
+                    raise ProtocolError("missing or wrong token (add <Parameter name=\"token\" .../> to <Stream>)",
+                                        code="unauthorized", close_code=4401)
+                fmt = start.get("mediaFormat") or {}
+                if fmt and (fmt.get("encoding") != "audio/x-mulaw" or int(fmt.get("sampleRate", TWILIO_RATE_HZ)) != TWILIO_RATE_HZ):
+                    raise protocol_error("unsupported_encoding", f"Twilio media format {fmt} (expected audio/x-mulaw at 8000 Hz)")
+                tracks = TwilioTracks(list(start.get("tracks") or ["inbound"]))
+                call_id = str(params.get("call_id") or start.get("callSid") or msg.get("streamSid") or "")
+                if not call_id:
+                    raise protocol_error("bad_message", "Twilio start has no callSid or streamSid")
+                call = server.open_call(call_id, tracks.roles, "live", f"twilio:{start.get('streamSid', '')}",
+                                        {"rate_hz": TWILIO_RATE_HZ, "channels": len(tracks.roles), "format": "twilio mulaw"})
+                started = time.monotonic()
+            elif event == "media":
+                if call is None or tracks is None:
+                    raise protocol_error("audio_before_start", "media before the start message")
+                if server.stopping or call.ended:
+                    raise ProtocolError("the server is shutting down; the call was finished and saved",
+                                        code="shutting_down", close_code=CLOSE_GOING_AWAY)
+                received = time.perf_counter()
+                for chunk in tracks.media(msg.get("media") or {}):
+                    call.feed(chunk, received=received)
+                check_limits(server, tracks.input_s, started, False)
+            elif event == "stop":
+                reason = "stopped by Twilio"
+                break
+            else:
+                raise protocol_error("unknown_type", f"unknown Twilio event {event!r}")
+    except ProtocolError as exc:
+        reason = f"protocol error: {exc.code}"
+        await send_error(ws, exc)
+    except ConnectionClosed:
+        reason = "connection lost"
+    finally:
+        if call is not None:
+            if tracks is not None and not call.ended:
+                for chunk in tracks.flush():
+                    call.feed(chunk)
+            await server.end_call(call, reason)
+    try:
+        await ws.close(CLOSE_NORMAL, "stream ended")
+    except ConnectionClosed:
+        pass
+
+
+async def handle_watch(server, ws) -> None:
+    """One ``/watch`` connection: subscribe, then events out and acknowledgements in."""
+    watcher = None
+    limit = RateLimit(server.options.max_messages_per_s)
+    try:
+        try:
+            first = await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise protocol_error("bad_message", f"no subscribe message within {SUBSCRIBE_TIMEOUT_S:.0f} s") from None
+        sub = parse_subscribe(parse_json(first, ("subscribe",)))
+        watcher = Watcher(sub, max_queue=server.options.watcher_queue)
+        await ws.send(json.dumps({"type": "subscribed", "v": PROTOCOL_VERSION,
+                                  "calls": [c for c in server.hub.calls if sub.calls is None or c in sub.calls]}))
+        server.hub.subscribe(watcher)
+        sender = asyncio.ensure_future(pump(watcher, ws.send))
+        reader = asyncio.ensure_future(_read_acks(server, ws, limit))
+        done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if sender in done and not sender.cancelled() and sender.exception() is None:
+            resume = sender.result()
+            reader.cancel()
+            await send_error(ws, protocol_error("too_slow", "this watcher fell too far behind; reconnect with since=resume"),
+                             resume=resume)
+            return
+        sender.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()
+    except ProtocolError as exc:
+        await send_error(ws, exc)
+    except ConnectionClosed:
+        pass
+    finally:
+        if watcher is not None:
+            server.hub.unsubscribe(watcher)
+
+
+async def _read_acks(server, ws, limit: RateLimit) -> None:
+    async for message in ws:
+        limit.take()
+        if isinstance(message, bytes):
+            raise protocol_error("bad_message", "watchers send JSON text messages")
+        msg = parse_json(message, ("ack",))
+        call_id, prompt_id, action = parse_ack(msg)
+        entry = server.hub.calls.get(call_id)
+        try:
+            if entry is None:
+                raise protocol_error("unknown_call", f"no call {call_id!r}")
+            if not any(e["type"] == "prompt" and e["id"] == prompt_id for e in entry.call.log):
+                raise protocol_error("unknown_prompt", f"call {call_id!r} has no prompt {prompt_id!r}")
+        except ProtocolError as exc:
+            await send_error(ws, exc, close=False)
+            continue
+        entry.call.acknowledge(prompt_id, action)

@@ -1,0 +1,172 @@
+"""Turning a connection's audio frames into :class:`~voicemon.events.AudioChunk` objects.
+
+Two inputs: voicemon's own PCM protocol (binary frames of interleaved 16-bit little-endian PCM or
+8-bit mu-law, any rate 8-48 kHz, 1-2 channels) and Twilio Media Streams (JSON ``media`` messages
+with base64 mu-law 8 kHz ``payload`` per ``track``). Both are resampled to 16 kHz per role with a
+streaming resampler, keeping each role's sample clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import numpy as np
+
+from voicemon.events import SAMPLE_RATE_HZ, AudioChunk
+from voicemon.server.protocol import StartMessage, protocol_error
+
+
+def _mulaw_table() -> np.ndarray:
+    """G.711 mu-law byte -> float32 in [-1, 1]."""
+    u = ~np.arange(256, dtype=np.uint8)
+    sign = (u & 0x80) != 0
+    exponent = (u >> 4) & 0x07
+    mantissa = u & 0x0F
+    magnitude = ((mantissa.astype(np.int32) << 3) + 0x84) << exponent
+    pcm = np.where(sign, 0x84 - magnitude, magnitude - 0x84)
+    return (pcm / 32768.0).astype(np.float32)
+
+
+MULAW = _mulaw_table()
+
+
+class FrameDecoder:
+    """Decode one call's binary frames into per-role 16 kHz chunks.
+
+    Args:
+        start: the validated start message.
+        max_frame_s: longest audio one frame may carry.
+    """
+
+    def __init__(self, start: StartMessage, max_frame_s: float = 2.0) -> None:
+        import soxr
+
+        self.start = start
+        self.width = 2 if start.encoding == "pcm_s16le" else 1
+        self.frame_bytes = self.width * start.channels
+        self.max_bytes = int(max_frame_s * start.sample_rate) * self.frame_bytes
+        self._resamplers = [soxr.ResampleStream(start.sample_rate, SAMPLE_RATE_HZ, 1, dtype="float32")
+                            for _ in start.roles] if start.sample_rate != SAMPLE_RATE_HZ else None
+        self._positions = [0 for _ in start.roles]
+        self.input_s = 0.0
+
+    def decode(self, frame: bytes) -> list[AudioChunk]:
+        """One binary frame -> one chunk per role.
+
+        Raises:
+            ProtocolError: a byte count that is not whole samples of every channel, or too long.
+        """
+        if len(frame) % self.frame_bytes:
+            raise protocol_error("bad_audio_frame", f"frame of {len(frame)} bytes is not a whole number of "
+                                 f"{self.start.channels}-channel {self.start.encoding} samples ({self.frame_bytes} bytes each)")
+        if len(frame) > self.max_bytes:
+            raise protocol_error("bad_audio_frame", f"frame of {len(frame)} bytes is longer than the {self.max_bytes}-byte limit")
+        if self.width == 2:
+            data = np.frombuffer(frame, dtype="<i2").astype(np.float32) / 32768.0
+        else:
+            data = MULAW[np.frombuffer(frame, dtype=np.uint8)]
+        data = data.reshape(-1, self.start.channels)
+        self.input_s += len(data) / self.start.sample_rate
+        return self._chunks([data[:, i] for i in range(self.start.channels)])
+
+    def flush(self) -> list[AudioChunk]:
+        """The resamplers' last samples at the end of the call."""
+        if self._resamplers is None:
+            return []
+        return self._chunks([np.zeros(0, np.float32) for _ in self.start.roles], last=True)
+
+    def _chunks(self, channels: list[np.ndarray], last: bool = False) -> list[AudioChunk]:
+        out = []
+        for i, role in enumerate(self.start.roles):
+            samples = np.ascontiguousarray(channels[i], dtype=np.float32)
+            if self._resamplers is not None:
+                samples = self._resamplers[i].resample_chunk(samples, last=last)
+            if len(samples):
+                out.append(AudioChunk(samples=samples, start_sample=self._positions[i], role=role))
+                self._positions[i] += len(samples)
+        return out
+
+
+TWILIO_TRACK_ROLES = {"inbound": "customer", "outbound": "agent"}
+TWILIO_RATE_HZ = 8000
+MAX_TRACK_LAG = TWILIO_RATE_HZ
+"""Most 8 kHz samples one track may fall behind the other before it is filled with silence."""
+
+
+class TwilioTracks:
+    """Align Twilio's per-track 20 ms mu-law media into per-role chunks.
+
+    Twilio sends inbound (caller = customer) and outbound (agent) media as separate messages,
+    each with a millisecond ``timestamp`` from the start of the stream. Gaps (a track with
+    nothing to send) are filled with silence so both roles keep the same clock.
+
+    Args:
+        tracks: the ``tracks`` of Twilio's start message.
+    """
+
+    def __init__(self, tracks: list[str]) -> None:
+        import soxr
+
+        known = [t for t in tracks if t in TWILIO_TRACK_ROLES]
+        if not known:
+            raise protocol_error("bad_message", f"Twilio start lists no inbound/outbound track: {tracks!r}")
+        self.roles = ("agent", "customer") if len(known) == 2 else ("mixed",)
+        self.track_role = {t: (TWILIO_TRACK_ROLES[t] if len(known) == 2 else "mixed") for t in known}
+        self._resamplers = {r: soxr.ResampleStream(TWILIO_RATE_HZ, SAMPLE_RATE_HZ, 1, dtype="float32") for r in self.roles}
+        self._in_samples = {r: 0 for r in self.roles}  # 8 kHz samples received (incl. filled gaps)
+        self._out_samples = {r: 0 for r in self.roles}
+        self.input_s = 0.0
+
+    def media(self, media: dict) -> list[AudioChunk]:
+        """One Twilio ``media`` object -> chunks (possibly preceded by silence for a gap).
+
+        Raises:
+            ProtocolError: unknown track, bad base64 or timestamp.
+        """
+        track = media.get("track", "inbound")
+        role = self.track_role.get(track)
+        if role is None:
+            raise protocol_error("bad_message", f"media for track {track!r}, which the stream's start did not list")
+        try:
+            payload = base64.b64decode(media.get("payload", ""), validate=True)
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise protocol_error("bad_audio_frame", f"media payload is not base64: {exc}") from None
+        if len(payload) > TWILIO_RATE_HZ * 2:
+            raise protocol_error("bad_audio_frame", f"media payload of {len(payload)} bytes is longer than 2 s")
+        samples = MULAW[np.frombuffer(payload, dtype=np.uint8)]
+        chunks: list[AudioChunk] = []
+        try:
+            at = int(float(media.get("timestamp", self._in_samples[role] / 8))) * TWILIO_RATE_HZ // 1000
+        except (TypeError, ValueError):
+            raise protocol_error("bad_message", f"media timestamp {media.get('timestamp')!r} is not a number") from None
+        gap = at - self._in_samples[role]
+        if 0 < gap <= TWILIO_RATE_HZ * 10:
+            chunks += self._emit(role, np.zeros(gap, np.float32))
+        chunks += self._emit(role, samples)
+        # A track with nothing to send must not stall the other's meter: keep it within 1 s.
+        for other in self.roles:
+            lag = self._in_samples[role] - self._in_samples[other] - MAX_TRACK_LAG
+            if other != role and lag > 0:
+                chunks += self._emit(other, np.zeros(lag, np.float32))
+        self.input_s = max(self.input_s, self._in_samples[role] / TWILIO_RATE_HZ)
+        return chunks
+
+    def flush(self) -> list[AudioChunk]:
+        """Pad every role to the same length and drain the resamplers."""
+        end = max(self._in_samples.values())
+        chunks: list[AudioChunk] = []
+        for role in self.roles:
+            if end > self._in_samples[role]:
+                chunks += self._emit(role, np.zeros(end - self._in_samples[role], np.float32))
+            chunks += self._emit(role, np.zeros(0, np.float32), last=True)
+        return chunks
+
+    def _emit(self, role: str, samples: np.ndarray, last: bool = False) -> list[AudioChunk]:
+        self._in_samples[role] += len(samples)
+        out = self._resamplers[role].resample_chunk(samples, last=last)
+        if not len(out):
+            return []
+        chunk = AudioChunk(samples=out, start_sample=self._out_samples[role], role=role)
+        self._out_samples[role] += len(out)
+        return [chunk]
