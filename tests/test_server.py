@@ -27,6 +27,13 @@ ENVELOPE = {"v", "call_id", "seq", "wall"}
 LIFECYCLE = {"call_started", "call_ended"}
 
 
+def schema_validator(name="server_message"):
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "protocol.schema.json").read_text())
+    return jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
+
+
 def stages_only(events):
     return [{k: v for k, v in e.items() if k not in ENVELOPE} for e in events if e["type"] not in LIFECYCLE]
 
@@ -50,6 +57,9 @@ def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(confi
 
     started, ended, early, late, log = asyncio.run(main())
     assert started["type"] == "started" and ended["type"] == "ended"
+    validator = schema_validator()
+    for message in [started, ended, *early]:
+        validator.validate(message)
     assert stages_only(log) == offline["events"]
     for stream in (early, late):
         assert [e["seq"] for e in stream] == list(range(1, len(log) + 1))
@@ -258,8 +268,10 @@ def test_malformed_inputs_get_typed_errors_while_other_calls_keep_going(config, 
             return results, watch, ended
 
     results, watch, ended = asyncio.run(main())
+    validator = schema_validator()
     for name, _, code, close_code in MALFORMED:
         reply, closed = results[name]
+        validator.validate(reply)
         assert reply is not None and reply["code"] == code and reply["message"], name
         assert closed == close_code, (name, closed)
     assert watch == ("bad_message", 4400)
@@ -360,3 +372,33 @@ def test_sigterm_finishes_open_calls_and_writes_them(tmp_path):
     assert report["transcript"], "the transcript analysed before shutdown was lost"
     events = [json.loads(x) for x in (tmp_path / "out" / "cut-short.events.jsonl").read_text().splitlines()]
     assert events[-1]["type"] == "call_ended" and events[-1]["summary"]["reason"] == "server shutting down"
+
+
+def test_documented_example_clients_work_against_the_real_server(tmp_path):
+    """docs/examples: stream a WAV in with one client, print the call's events with the other."""
+    import soundfile as sf
+
+    data, rate = sf.read(ESCALATING, dtype="int16")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, data[: 30 * rate], rate, subtype="PCM_16")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
+    server = subprocess.Popen([sys.executable, "-m", "voicemon", "serve", "--port", "0", "--out", str(tmp_path / "out")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        line = server.stdout.readline()
+        url = "ws://" + line.split("ws://")[1].split()[0]
+        printer = subprocess.Popen([sys.executable, "docs/examples/print_events.py", "--url", url, "--call", "clip"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        time.sleep(1.0)
+        streamer = subprocess.run([sys.executable, "docs/examples/stream_wav.py", str(clip), "--url", url, "--speed", "max"],
+                                  capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert streamer.returncode == 0, streamer.stderr
+        assert '"type": "ended"' in streamer.stdout
+        out, err = printer.communicate(timeout=60)
+        assert printer.returncode == 0, err
+        assert "call_started" in out and "call_ended" in out
+        assert "agent: " in out and "customer: " in out
+        assert "calling about my credit" in out
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
