@@ -174,3 +174,32 @@ def test_listen_with_no_input_device_is_a_clear_error():
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines and lines[-1].startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_replay_serve_prints_the_view_url_and_serves_the_call(short_call, tmp_path):
+    """`replay --serve` runs the feed server in-process: the URL it prints serves the call."""
+    import signal
+    import urllib.request
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
+    proc = subprocess.Popen([sys.executable, "-m", "voicemon", "replay", str(short_call), "--speed", "8", "--serve",
+                             "--port", "0", "--no-view", "--report", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("agent view: http://"), line + proc.stderr.read()
+        url = line.split()[2]
+        base = url.split("/?")[0]
+        calls = json.load(urllib.request.urlopen(base + "/api/calls", timeout=10))["calls"]
+        assert [c["call_id"] for c in calls] == ["short_call"] and not calls[0]["ended"]
+        done = proc.stdout.readline() + proc.stdout.readline()
+        assert "the call has ended" in done and "short_call.html" in done
+        calls = json.load(urllib.request.urlopen(base + "/api/calls", timeout=10))["calls"]
+        assert calls[0]["ended"] and calls[0]["readings"]["customer"]["level"] in ("heated", "critical", "tense")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    events = [json.loads(x) for x in (tmp_path / "short_call.events.jsonl").read_text().splitlines()]
+    assert events[0]["type"] == "call_started" and events[-1]["type"] == "call_ended"

@@ -54,12 +54,8 @@ def write_call_report(report: dict, out_dir: Path, stem: str) -> dict[str, str]:
     }
 
 
-async def run_call(call: LiveCall, feed: Callable[[asyncio.Event], Awaitable[object]]) -> dict:
-    """Feed a call until its source ends or SIGINT/SIGTERM, then finish it.
-
-    Returns:
-        The call report.
-    """
+async def _wait_for_stop(feed: Callable[[asyncio.Event], Awaitable[object]] | None) -> None:
+    """Run ``feed`` (or just wait) until it ends or SIGINT/SIGTERM arrives."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,62 +64,113 @@ async def run_call(call: LiveCall, feed: Callable[[asyncio.Event], Awaitable[obj
         except (NotImplementedError, RuntimeError):  # not the main thread / not POSIX
             pass
     try:
-        await feed(stop)
+        if feed is None:
+            await stop.wait()
+        else:
+            await feed(stop)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+
+
+async def run_call(call: LiveCall, feed: Callable[[asyncio.Event], Awaitable[object]]) -> dict:
+    """Feed a call until its source ends or SIGINT/SIGTERM, then finish it.
+
+    Returns:
+        The call report.
+    """
+    await _wait_for_stop(feed)
     return await call.finish()
 
 
-def _sinks(args, call_id: str, roles: tuple[str, ...]):
-    from voicemon.live.terminal_view import TerminalView
+class LiveSetup:
+    """What a live command runs: the call, its ASR pool, outputs, and (``--serve``) the server."""
 
-    sinks = []
-    jsonl = JsonlSink(args.jsonl) if args.jsonl else None
-    if jsonl:
-        sinks.append(jsonl)
-    view = None
-    if not args.no_view and sys.stdout.isatty() and args.jsonl != "-":
-        view = TerminalView(call_id, roles)
-        sinks.append(view)
-    return sinks, jsonl, view
+    def __init__(self, args, config: Config, call_id: str, roles: tuple[str, ...], lockstep: bool, meta: dict) -> None:
+        self.args = args
+        self.config = config
+        self.call_id = call_id
+        self.roles = roles
+        self.lockstep = lockstep
+        self.meta = meta
+        self.server = None
+        self.started = time.monotonic()
+        self.jsonl = JsonlSink(args.jsonl) if args.jsonl else None
+        self.view = None
+        self.out = sys.stderr if args.jsonl == "-" else sys.stdout
 
+    async def open(self) -> LiveCall:
+        """Load the model, create the call (registered on an in-process server with ``--serve``)."""
+        from voicemon.asr.transcriber import WhisperTranscriber
+        from voicemon.live.asr_pool import AsrPool
+        from voicemon.live.runner import LiveCall, LiveOptions, warm_up
+        from voicemon.live.terminal_view import TerminalView
+        from voicemon.offline import default_workers
 
-def _live_call(args, config: Config, call_id: str, roles: tuple[str, ...], lockstep: bool, meta: dict):
-    from voicemon.asr.transcriber import WhisperTranscriber
-    from voicemon.live.asr_pool import AsrPool
-    from voicemon.live.runner import LiveCall, LiveOptions, warm_up
-    from voicemon.offline import default_workers
+        args, config = self.args, self.config
+        workers = args.workers or default_workers()
+        transcriber = WhisperTranscriber(config.asr, num_workers=workers)
+        transcriber.load()
+        warm_up(config)
+        options = LiveOptions(lockstep=self.lockstep, interim_interval_s=0.0 if self.lockstep else args.interim_s)
+        if getattr(args, "serve", False):
+            import dataclasses
 
-    workers = args.workers or default_workers()
-    transcriber = WhisperTranscriber(config.asr, num_workers=workers)
-    transcriber.load()
-    warm_up(config)
-    pool = AsrPool(transcriber, workers=workers)
-    sinks, jsonl, view = _sinks(args, call_id, roles)
-    call = LiveCall(call_id, roles, config, pool, meta=meta,
-                    options=LiveOptions(lockstep=lockstep, interim_interval_s=0.0 if lockstep else args.interim_s))
-    call.sinks.extend(sinks)
-    return call, pool, jsonl, view
+            from voicemon.server.app import VoicemonServer
 
+            report_dir = args.report if args.report != "none" else str(Path(".cache") / "served-calls")
+            server_opts = dataclasses.replace(config.server, port=args.port, out_dir=report_dir)
+            self.server = VoicemonServer(dataclasses.replace(config, server=server_opts), transcriber=transcriber,
+                                         workers=workers)
+            await self.server.start()
+            call = self.server.open_call(self.call_id, self.roles, "lockstep" if self.lockstep else "live",
+                                         self.meta.get("source", self.call_id), self.meta.get("audio", {}), options=options)
+            base = f"http://{server_opts.host}:{self.server.port}"
+            token = f"&token={server_opts.token}" if server_opts.token else ""
+            print(f"agent view: {base}/?call={self.call_id}{token}   wall: {base}/wall{token.replace('&', '?', 1)}",
+                  file=self.out, flush=True)
+        else:
+            self.pool = AsrPool(transcriber, workers=workers)
+            call = LiveCall(self.call_id, self.roles, config, self.pool, meta=self.meta, options=options)
+        if self.jsonl:
+            call.sinks.append(self.jsonl)
+        if not args.no_view and sys.stdout.isatty() and args.jsonl != "-":
+            self.view = TerminalView(self.call_id, self.roles)
+            call.sinks.append(self.view)
+        self.call = call
+        return call
 
-def _finish(call: LiveCall, report: dict, args, pool: AsrPool, jsonl, view, started: float) -> int:
-    if view:
-        view.draw(force=True)
-    if jsonl:
-        jsonl.close()
-    pool.close()
-    out = sys.stderr if args.jsonl == "-" else sys.stdout
-    if args.report != "none":
-        paths = write_call_report(report, Path(args.report), call.call_id)
+    async def run(self, feed: Callable[[asyncio.Event], Awaitable[object]]) -> int:
+        """Feed the call, finish it, write the report; with ``--serve`` keep serving until Ctrl-C."""
+        await _wait_for_stop(feed)
+        call = self.call
+        if self.server is not None:
+            await self.server.end_call(call, "source ended")
+            report = call.report()
+        else:
+            report = await call.finish()
+        if self.view:
+            self.view.draw(force=True)
+        if self.jsonl:
+            self.jsonl.close()
         caller = report["stats"]["per_role"][report["caller_role"]]
-        print(f"{call.call_id}: {report['duration_s']:.0f} s in {time.monotonic() - started:.0f} s, "
-              f"peak {caller['peak_level']} ({caller['peak_score']:.0f}), {report['stats']['prompts_fired']} prompts "
-              f"-> {paths['html']}", file=out)
-    return 0
+        summary = (f"{call.call_id}: {report['duration_s']:.0f} s in {time.monotonic() - self.started:.0f} s, "
+                   f"peak {caller['peak_level']} ({caller['peak_score']:.0f}), {report['stats']['prompts_fired']} prompts")
+        if self.server is not None:
+            where = self.server.out_dir / f"{call.call_id}.html"
+            print(f"{summary} -> {where}", file=self.out, flush=True)
+            print("the call has ended; the view stays up until Ctrl-C", file=self.out, flush=True)
+            await _wait_for_stop(None)
+            await self.server.stop()
+            return 0
+        self.pool.close()
+        if self.args.report != "none":
+            paths = write_call_report(report, Path(self.args.report), call.call_id)
+            print(f"{summary} -> {paths['html']}", file=self.out, flush=True)
+        return 0
 
 
 def cmd_replay(args, config: Config) -> int:
@@ -141,12 +188,11 @@ def cmd_replay(args, config: Config) -> int:
     call_id = args.call_id or Path(args.file).stem
     meta = {"source": str(args.file),
             "audio": {"rate_hz": audio.source_rate_hz, "channels": audio.source_channels, "format": audio.source_format}}
-    started = time.monotonic()
 
     async def main() -> int:
-        call, pool, jsonl, view = _live_call(args, config, call_id, roles, speed is None, meta)
-        report = await run_call(call, lambda stop: replay(call, audio, config.audio.chunk_ms, speed, stop))
-        return _finish(call, report, args, pool, jsonl, view, started)
+        setup = LiveSetup(args, config, call_id, roles, speed is None, meta)
+        call = await setup.open()
+        return await setup.run(lambda stop: replay(call, audio, config.audio.chunk_ms, speed, stop))
 
     return asyncio.run(main())
 
@@ -167,12 +213,11 @@ def cmd_listen(args, config: Config) -> int:
     call_id = args.call_id or time.strftime("call-%Y%m%d-%H%M%S")
     meta = {"source": f"device:{source.info['name']}",
             "audio": {"rate_hz": source.rate_hz, "channels": source.channels, "format": "device"}}
-    started = time.monotonic()
 
     async def main() -> int:
-        call, pool, jsonl, view = _live_call(args, config, call_id, source.roles, False, meta)
-        report = await run_call(call, lambda stop: source.run(call, stop))
-        return _finish(call, report, args, pool, jsonl, view, started)
+        setup = LiveSetup(args, config, call_id, source.roles, False, meta)
+        call = await setup.open()
+        return await setup.run(lambda stop: source.run(call, stop))
 
     return asyncio.run(main())
 
@@ -204,3 +249,6 @@ def _live_options(p) -> None:
     p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers (default: cores/2)")
     p.add_argument("--interim-s", type=float, default=1.5, metavar="S",
                    help="tentative text every S seconds while a party talks (0 = final text only)")
+    p.add_argument("--serve", action="store_true",
+                   help="also serve the agent view and the feed (prints the view's URL; stays up until Ctrl-C)")
+    p.add_argument("--port", type=int, default=8765, help="port for --serve (0 = any free port)")

@@ -131,7 +131,8 @@ class VoicemonServer:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def open_call(self, call_id: str, roles: tuple[str, ...], mode: str, source: str, audio_meta: dict) -> LiveCall:
+    def open_call(self, call_id: str, roles: tuple[str, ...], mode: str, source: str, audio_meta: dict,
+                  options: LiveOptions | None = None) -> LiveCall:
         """Create and register a call.
 
         Raises:
@@ -146,8 +147,8 @@ class VoicemonServer:
             raise protocol_error("call_exists", f"call {call_id!r} is already being streamed")
         if len(self.hub.live_calls()) >= self.options.max_calls:
             raise protocol_error("too_many_calls", f"this server takes at most {self.options.max_calls} calls at once")
-        call = LiveCall(call_id, roles, self.config, self.pool, meta={"source": source, "audio": audio_meta},
-                        options=LiveOptions(lockstep=mode == "lockstep", interim_interval_s=0.0 if mode == "lockstep" else 1.5))
+        options = options or LiveOptions(lockstep=mode == "lockstep", interim_interval_s=0.0 if mode == "lockstep" else 1.5)
+        call = LiveCall(call_id, roles, self.config, self.pool, meta={"source": source, "audio": audio_meta}, options=options)
         self.hub.add(call)
         call.emit([CallStarted(t=0.0, roles=tuple(call.roles), source=source)])
         return call
