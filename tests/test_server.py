@@ -72,10 +72,19 @@ def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(confi
     assert (tmp_path / "calls" / "fixture.html").exists()
 
 
-def test_twilio_media_stream_is_monitored(config, transcriber, labels, tmp_path):
+def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, analysed, labels, tmp_path):
+    """A Twilio stream of the escalating call (8 kHz mu-law, two tracks) gives the escalation and
+    prompts that `analyze` finds in the same 8 kHz audio."""
+    import soundfile as sf
+    import soxr
+
     # Twilio sends 100 messages/s per call; this test replays at 6x real time
     cfg = server_config(config, tmp_path, max_messages_per_s=1000.0)
     msgs = twilio_messages(seconds=100)
+    data, rate = sf.read(ESCALATING, dtype="float32")
+    same_audio = tmp_path / "twilio_audio_8k.wav"
+    sf.write(same_audio, soxr.resample(data[: 100 * rate], rate, 8000), 8000, subtype="ULAW")
+    offline = analysed(same_audio)
 
     async def main():
         from websockets.asyncio.client import connect
@@ -86,7 +95,7 @@ def test_twilio_media_stream_is_monitored(config, transcriber, labels, tmp_path)
             await asyncio.sleep(0.2)
             async with connect(url + "/twilio") as ws:
                 t0 = time.monotonic()
-                for i, m in enumerate(msgs):
+                for m in msgs:
                     await ws.send(json.dumps(m))
                     if m["event"] == "media" and m["media"]["track"] == "outbound":
                         # 20 ms of audio per pair of messages, sent at ~6x real time
@@ -99,15 +108,19 @@ def test_twilio_media_stream_is_monitored(config, transcriber, labels, tmp_path)
     events = asyncio.run(main())
     assert events[0]["type"] == "call_started" and events[0]["call_id"] == "CA0001"
     assert events[0]["roles"] == ["agent", "customer"]
+    assert events[-1]["type"] == "call_ended"
     lab = labels[ESCALATING.name]["escalation"][0]
     hot = [e for e in events if e["type"] == "reading" and e["role"] == "customer" and e["level"] in ("heated", "critical")]
+    hot_offline = [r for r in offline["readings"] if r["role"] == "customer" and r["level"] in ("heated", "critical")]
     assert hot and lab["start_s"] <= hot[0]["t"] <= lab["end_s"]
+    assert abs(hot[0]["t"] - hot_offline[0]["t"]) < 3.0
     for role in ("agent", "customer"):
         assert any(e["type"] == "transcript" and e["final"] and e["role"] == role and e["text"] for e in events), role
     customer = " ".join(e["text"] for e in events if e["type"] == "transcript" and e["final"] and e["role"] == "customer")
     assert "already told you" in customer.lower()
-    assert "repeat_back" in {e["kind"] for e in events if e["type"] == "prompt"}
-    assert events[-1]["type"] == "call_ended"
+    live_kinds = {e["kind"] for e in events if e["type"] == "prompt"}
+    offline_kinds = {p["kind"] for p in offline["prompts"]}
+    assert "repeat_back" in live_kinds and len(live_kinds & offline_kinds) >= len(offline_kinds) - 1, (live_kinds, offline_kinds)
 
 
 def test_watcher_outbox_coalesces_then_closes_with_resume_point():
