@@ -104,16 +104,12 @@ class LiveSetup:
 
     async def open(self) -> LiveCall:
         """Load the model, create the call (registered on an in-process server with ``--serve``)."""
-        from voicemon.asr.transcriber import WhisperTranscriber
-        from voicemon.live.asr_pool import AsrPool
+        from voicemon.live.asr_pool import AsrPool, live_transcriber
         from voicemon.live.runner import LiveCall, LiveOptions, warm_up
         from voicemon.live.terminal_view import TerminalView
-        from voicemon.offline import default_workers
 
         args, config = self.args, self.config
-        workers = args.workers or default_workers()
-        transcriber = WhisperTranscriber(config.asr, num_workers=workers)
-        transcriber.load()
+        transcriber, workers = live_transcriber(config.asr, args.workers)
         warm_up(config)
         options = LiveOptions(lockstep=self.lockstep, interim_interval_s=0.0 if self.lockstep else args.interim_s)
         if getattr(args, "serve", False):
@@ -246,7 +242,7 @@ def _live_options(p) -> None:
                    help="write the call's report here when it ends (default ./voicemon-reports; none = don't)")
     p.add_argument("--no-view", action="store_true", help="no terminal view")
     p.add_argument("--call-id", metavar="ID", help="name of the call (default: file stem or start time)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers (default: cores/2)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers (default: one per core)")
     p.add_argument("--interim-s", type=float, default=1.5, metavar="S",
                    help="tentative text every S seconds while a party talks (0 = final text only)")
     p.add_argument("--serve", action="store_true",

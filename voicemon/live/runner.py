@@ -27,7 +27,7 @@ from voicemon.escalation.meter import MeterParams, load_meter_params
 from voicemon.events import AsrJob, AsrStatus, AudioChunk, EscalationReading, Event, StageError, Word, to_dict
 from voicemon.live.asr_pool import AsrDropped, AsrPool
 from voicemon.report.model import build_report
-from voicemon.session import CallSession, Step
+from voicemon.session import CallSession
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class LiveCall:
         received = time.perf_counter() if received is None else received
         step = self.session.feed(chunk)
         self._media_s = max(self._media_s, chunk.t1)
-        self._emit_step(step, received)
+        self._emit(step.events, received)
         for job in step.jobs:
             self._submit_final(job)
         if not self.options.lockstep:
@@ -148,7 +148,7 @@ class LiveCall:
         if self.ended:
             return self.report()
         step = self.session.flush()
-        self._emit_step(step, time.perf_counter())
+        self._emit(step.events, time.perf_counter())
         for job in step.jobs:
             self._submit_final(job)
         for pending in self._interim.values():
@@ -195,9 +195,6 @@ class LiveCall:
                     sink(env)
                 except Exception:  # a broken consumer must not stop the call
                     log.exception("event sink failed on call %s", self.call_id)
-
-    def _emit_step(self, step: Step, received: float) -> None:
-        self._emit(step.events, received)
 
     # -- transcription -------------------------------------------------------------------
 

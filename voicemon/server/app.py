@@ -50,26 +50,26 @@ class VoicemonServer:
 
     Args:
         config: options (``config.server`` for the network and limits).
-        transcriber: the shared speech recogniser (default: the configured Whisper model).
-        workers: Whisper workers shared by all calls.
+        transcriber: the shared speech recogniser (default: the configured Whisper model, set up
+            by :func:`~voicemon.live.asr_pool.live_transcriber`).
+        workers: Whisper workers shared by all calls (0 = one per core).
 
     Raises:
         ConfigError: binding beyond localhost without a token.
     """
 
-    def __init__(self, config: Config, transcriber=None, workers: int = 1) -> None:
+    def __init__(self, config: Config, transcriber=None, workers: int = 0) -> None:
         self.config = config
         self.options = config.server
         if not is_loopback(self.options.host) and not self.options.token:
             raise ConfigError(f"serving on {self.options.host!r} (beyond this machine) needs a token: pass --token "
                               "or set VOICEMON_SERVER_TOKEN (clients then add ?token=... or an Authorization header)")
         if transcriber is None:
-            from voicemon.asr.transcriber import WhisperTranscriber
+            from voicemon.live.asr_pool import live_transcriber
 
-            transcriber = WhisperTranscriber(config.asr, num_workers=workers)
-            transcriber.load()
+            transcriber, workers = live_transcriber(config.asr, workers)
         self.transcriber = transcriber
-        self.pool = AsrPool(transcriber, workers=workers)
+        self.pool = AsrPool(transcriber, workers=workers or 1)
         self.hub = CallHub(keep_ended_s=self.options.keep_ended_s)
         self.out_dir = Path(self.options.out_dir)
         self.started_wall = time.time()

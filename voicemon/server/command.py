@@ -13,8 +13,8 @@ def cmd_serve(args, config) -> int:
     """Serve calls over WebSockets; finish and write every open call on shutdown."""
     import dataclasses
 
+    from voicemon.live.asr_pool import live_transcriber
     from voicemon.live.runner import warm_up
-    from voicemon.offline import default_workers
     from voicemon.server.app import VoicemonServer
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "token": args.token,
@@ -22,7 +22,8 @@ def cmd_serve(args, config) -> int:
     if args.allow_origin:
         overrides["allowed_origins"] = tuple(args.allow_origin)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
-    server = VoicemonServer(config, workers=args.workers or default_workers())
+    transcriber, workers = live_transcriber(config.asr, args.workers)
+    server = VoicemonServer(config, transcriber=transcriber, workers=workers)
     warm_up(config)
 
     def ready(srv) -> None:
@@ -46,5 +47,5 @@ def add_serve_parser(sub, common) -> None:
     p.add_argument("--allow-origin", action="append", metavar="ORIGIN",
                    help="browser origin allowed to connect besides the server's own pages (repeatable; * = any)")
     p.add_argument("--out", metavar="DIR", help="where finished calls' reports go (default ./voicemon-calls)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers shared by all calls (default: cores/2)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers shared by all calls (default: one per core)")
     p.set_defaults(live_command=cmd_serve)
