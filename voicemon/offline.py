@@ -124,6 +124,7 @@ def analyze_file(path: str | os.PathLike[str], config: Config, transcriber: Tran
         "audio": {"rate_hz": audio.source_rate_hz, "channels": audio.source_channels, "format": audio.source_format},
         "model": {"name": transcriber.name},
         "config": config.to_dict(),
+        "warnings": list(audio.warnings),
     }
     report = build_report([to_dict(e) for e in events], meta, load_meter_params(config.meter.params))
     return report

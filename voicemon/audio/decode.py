@@ -7,8 +7,10 @@ roles (``agent``/``customer`` in the configured order); one channel is role ``mi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,7 @@ class DecodedAudio:
     source_rate_hz: int
     source_channels: int
     source_format: str
+    warnings: tuple[str, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -55,12 +58,66 @@ def resample(samples: np.ndarray, rate_hz: int, target_hz: int = SAMPLE_RATE_HZ)
     return soxr.resample(samples, rate_hz, target_hz, quality="HQ").astype(np.float32, copy=False)
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C libraries (libmpg123 prints "Note: Illegal Audio-MPEG-Header" to fd 2)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int, str]:
     import soundfile as sf
 
-    info = sf.info(str(path))
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    with _quiet_stderr():
+        info = sf.info(str(path))
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     return data, int(rate), f"{info.format}/{info.subtype}"
+
+
+def wav_truncation(path: Path, frames_read: int, rate_hz: int) -> str | None:
+    """A warning if a RIFF/WAVE header declares more audio than the file holds.
+
+    Args:
+        path: the file (anything but WAV is ignored).
+        frames_read: sample frames actually decoded.
+        rate_hz: its sample rate.
+
+    Returns:
+        The warning text, or ``None``.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, block_align, declared = 12, 0, None
+    while pos + 8 <= len(head):
+        chunk_id, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if chunk_id == b"fmt " and pos + 22 <= len(head):
+            block_align = struct.unpack("<H", head[pos + 20:pos + 22])[0]
+        if chunk_id == b"data":
+            declared = size
+            break
+        pos += 8 + size + (size & 1)
+    if declared is None or not block_align or declared == 0xFFFFFFFF:
+        return None
+    declared_frames = declared // block_align
+    if declared_frames > frames_read + rate_hz // 100:
+        return (f"truncated: the header declares {declared_frames / rate_hz:.1f} s but the file holds "
+                f"{frames_read / rate_hz:.1f} s; analysed what is there")
+    return None
 
 
 def _read_pyav(path: Path) -> tuple[np.ndarray, int, str]:
@@ -116,7 +173,9 @@ def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...]
         except AudioFormatError:
             raise
         except Exception as av_exc:
-            raise AudioFormatError(f"{p}: not a readable audio file ({sf_exc}; {av_exc})") from av_exc
+            log.debug("PyAV could not read %s either: %s", p, av_exc)
+            raise AudioFormatError(f"{p}: not a readable audio file (neither libsndfile nor FFmpeg "
+                                   "recognises it: unknown format or damaged data)") from av_exc
     if data.shape[0] == 0:
         raise AudioFormatError(f"{p}: holds no audio samples (zero length)")
     if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
@@ -130,7 +189,11 @@ def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...]
         signals = {"mixed": resample(np.ascontiguousarray(data[:, 0]), rate)}
     else:
         signals = {role: resample(np.ascontiguousarray(data[:, i]), rate) for i, role in enumerate(channel_roles)}
-    return DecodedAudio(signals=signals, source_rate_hz=rate, source_channels=channels, source_format=fmt)
+    warning = wav_truncation(p, data.shape[0], rate)
+    if warning:
+        log.warning("%s: %s", p, warning)
+    return DecodedAudio(signals=signals, source_rate_hz=rate, source_channels=channels, source_format=fmt,
+                        warnings=(warning,) if warning else ())
 
 
 def iter_chunks(audio: DecodedAudio, chunk_ms: int):
