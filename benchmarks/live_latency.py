@@ -41,7 +41,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 from voicemon import config as cfg  # noqa: E402
 from voicemon.audio.decode import DecodedAudio, load_call_audio  # noqa: E402
 from voicemon.events import SAMPLE_RATE_HZ  # noqa: E402
-from voicemon.live.asr_pool import AsrPool, live_transcriber  # noqa: E402
+from voicemon.asr.transcriber import parallel_transcriber  # noqa: E402
+from voicemon.live.asr_pool import AsrPool  # noqa: E402
 from voicemon.live.runner import LiveCall, LiveOptions, warm_up  # noqa: E402
 from voicemon.live.sources import replay  # noqa: E402
 
@@ -190,7 +191,7 @@ def main() -> int:
         args.window_s, args.memory_minutes, args.max_calls = 30.0, 5.0, 4
 
     config = cfg.load(environ={}, overrides={"asr": {"cpu_threads": args.cpu_threads}})
-    transcriber, args.workers = live_transcriber(config.asr, args.workers)
+    transcriber, args.workers = parallel_transcriber(config.asr, args.workers)
     warm_up(config)
     sources = stereo_sources()
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

@@ -95,8 +95,8 @@ def _config_from_args(args: argparse.Namespace):
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``voicemon analyze``: reports for recorded calls."""
-    from voicemon.asr.transcriber import WhisperTranscriber
-    from voicemon.offline import analyze_file, default_workers, report_stem
+    from voicemon.asr.transcriber import parallel_transcriber
+    from voicemon.offline import analyze_file, report_stem
     from voicemon.report import writers
 
     config = _config_from_args(args)
@@ -109,9 +109,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise VoicemonError("no input files")
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    workers = args.workers or default_workers()
-    transcriber = WhisperTranscriber(config.asr, num_workers=workers)
-    transcriber.load()
+    transcriber, workers = parallel_transcriber(config.asr, args.workers)
     bar = ProgressBar(enabled=not args.quiet and (sys.stderr.isatty() or args.progress))
     rows = []
     failures = 0
@@ -188,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, directories or globs")
     p.add_argument("--out", default="voicemon-reports", metavar="DIR", help="output directory (default ./voicemon-reports)")
     p.add_argument("--format", default="json,html,csv", help="comma-separated: json,html,csv (default all)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="utterances transcribed at once (default: cores/2)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="utterances transcribed at once (default: one per core)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_analyze)

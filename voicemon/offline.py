@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -31,35 +31,20 @@ SIGNAL_SHARE = 0.15
 ASR_SHARE = 0.8
 
 
-def _transcribe_all(jobs: list[AsrJob], transcriber: Transcriber, workers: int,
-                    progress: ProgressFn | None) -> dict[str, list[Word] | Exception]:
-    results: dict[str, list[Word] | Exception] = {}
-
-    def run(job: AsrJob) -> tuple[str, list[Word] | Exception]:
-        try:
-            return job.job_id, transcribe_job_words(transcriber, job.samples, job.start_s)
-        except Exception as exc:  # one bad utterance must not lose the call
-            log.warning("transcription of %s failed: %s", job.job_id, exc)
-            return job.job_id, exc
-
-    if workers <= 1 or len(jobs) <= 1:
-        for i, job in enumerate(jobs):
-            key, value = run(job)
-            results[key] = value
-            if progress:
-                progress(SIGNAL_SHARE + ASR_SHARE * (i + 1) / len(jobs), "transcribing")
-        return results
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voicemon-asr") as pool:
-        for i, (key, value) in enumerate(pool.map(run, jobs)):
-            results[key] = value
-            if progress:
-                progress(SIGNAL_SHARE + ASR_SHARE * (i + 1) / len(jobs), "transcribing")
-    return results
+def _transcribe(transcriber: Transcriber, job: AsrJob) -> list[Word] | Exception:
+    try:
+        return transcribe_job_words(transcriber, job.samples, job.start_s)
+    except Exception as exc:  # one bad utterance must not lose the call
+        log.warning("transcription of %s failed: %s", job.job_id, exc)
+        return exc
 
 
 def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber, *,
                   asr_workers: int = 1, progress: ProgressFn | None = None) -> list[Event]:
     """Run every stage over a decoded call and return its event log.
+
+    Utterances go to ``asr_workers`` transcription threads as soon as the signal pass closes
+    them, so transcription overlaps measuring the rest of the call.
 
     Args:
         audio: the call's per-role signals.
@@ -75,24 +60,33 @@ def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber,
     params = load_meter_params(config.meter.params)
     signal = SignalStages(roles, config, params)
     steps: list[Step] = []
+    futures: dict[str, Future] = {}
     n = len(next(iter(audio.signals.values())))
-    for chunk in iter_chunks(audio, config.audio.chunk_ms):
-        steps.append(signal.feed(chunk))
-        if progress and chunk.role == roles[-1] and len(steps) % 200 == 0:
-            progress(SIGNAL_SHARE * min(1.0, chunk.start_sample / max(1, n)), "measuring")
-    steps.append(signal.flush())
-    jobs = [job for step in steps for job in step.jobs]
-    words = _transcribe_all(jobs, transcriber, asr_workers, progress)
-    interpret = InterpretStages(roles, config, params)
-    events: list[Event] = []
-    for step in steps:
-        events.extend(interpret.consume(step))
-        for job in step.jobs:
-            result = words[job.job_id]
-            if isinstance(result, Exception):
-                events.append(StageError(t=interpret.now_s, stage="asr", message=f"{job.utterance_id}: {result}", fatal=False))
-                result = []
-            events.extend(interpret.feed_asr(job, result))
+    with ThreadPoolExecutor(max_workers=max(1, asr_workers), thread_name_prefix="voicemon-asr") as pool:
+        for chunk in iter_chunks(audio, config.audio.chunk_ms):
+            step = signal.feed(chunk)
+            steps.append(step)
+            for job in step.jobs:
+                futures[job.job_id] = pool.submit(_transcribe, transcriber, job)
+            if progress and chunk.role == roles[-1] and len(steps) % 200 == 0:
+                progress(SIGNAL_SHARE * min(1.0, chunk.start_sample / max(1, n)), "measuring")
+        steps.append(signal.flush())
+        for job in steps[-1].jobs:
+            futures[job.job_id] = pool.submit(_transcribe, transcriber, job)
+        interpret = InterpretStages(roles, config, params)
+        events: list[Event] = []
+        done = 0
+        for step in steps:
+            events.extend(interpret.consume(step))
+            for job in step.jobs:
+                result = futures.pop(job.job_id).result()
+                if isinstance(result, Exception):
+                    events.append(StageError(t=interpret.now_s, stage="asr", message=f"{job.utterance_id}: {result}", fatal=False))
+                    result = []
+                events.extend(interpret.feed_asr(job, result))
+                done += 1
+                if progress:
+                    progress(SIGNAL_SHARE + ASR_SHARE * done / max(1, done + len(futures)), "transcribing")
     if progress:
         progress(1.0, "done")
     return events
@@ -131,8 +125,9 @@ def analyze_file(path: str | os.PathLike[str], config: Config, transcriber: Tran
 
 
 def default_workers() -> int:
-    """Parallel transcriptions that suit this machine (one per two cores, at least one)."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """Parallel transcriptions that suit this machine: one per core (see
+    :func:`voicemon.asr.transcriber.parallel_transcriber`)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def report_stem(path: str | os.PathLike[str]) -> str:

@@ -168,3 +168,32 @@ def transcribe_job_words(transcriber: Transcriber, samples: np.ndarray, offset_s
         Word(start=round(w.start + offset_s, 3), end=round(w.end + offset_s, 3), text=w.text, probability=w.probability)
         for w in transcriber.transcribe(samples)
     ]
+
+
+def parallel_transcriber(options: AsrOptions, workers: int = 0) -> tuple[WhisperTranscriber, int]:
+    """The Whisper model set up for many utterances at once (``analyze``, ``replay``, ``serve``).
+
+    Measured on 2 cores: one worker per core with one CTranslate2 thread each analyses a 245 s
+    call in 8.1 s where one worker with CTranslate2's default threads takes 11.7 s
+    (benchmarks/offline_speed.py), and holds 16 live calls in real time instead of 6
+    (benchmarks/live_latency.py). An explicit ``asr.cpu_threads`` is kept.
+
+    Args:
+        options: model and decoding options.
+        workers: utterances transcribed at once (0 = one per core).
+
+    Returns:
+        ``(transcriber, workers)`` with the model loaded.
+
+    Raises:
+        ModelUnavailableError: the model cannot be loaded.
+    """
+    import dataclasses
+    import os
+
+    workers = workers or os.cpu_count() or 1
+    if not options.cpu_threads:
+        options = dataclasses.replace(options, cpu_threads=1)
+    transcriber = WhisperTranscriber(options, num_workers=workers)
+    transcriber.load()
+    return transcriber, workers

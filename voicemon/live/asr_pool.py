@@ -16,9 +16,7 @@ an ever longer queue:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -242,33 +240,6 @@ class AsrPool:
             parts.append(e.job.samples.astype(np.float32, copy=False))
         words = self.transcriber.transcribe(np.concatenate(parts))
         return split_batch_words(words, [len(e.job.samples) / SAMPLE_RATE_HZ for e in batch])
-
-
-def live_transcriber(options, workers: int = 0):
-    """The Whisper model for a live process, set up for many short concurrent jobs.
-
-    Measured on 2 cores (benchmarks/live_latency.py): one worker per core with one CTranslate2
-    thread each holds 16 concurrent calls in real time, where one worker with CTranslate2's
-    default threads held 6. An explicit ``asr.cpu_threads`` is kept.
-
-    Args:
-        options: :class:`~voicemon.config.AsrOptions`.
-        workers: Whisper workers (0 = one per core).
-
-    Returns:
-        ``(transcriber, workers)`` with the model loaded.
-
-    Raises:
-        ModelUnavailableError: the model cannot be loaded.
-    """
-    from voicemon.asr.transcriber import WhisperTranscriber
-
-    workers = workers or os.cpu_count() or 1
-    if not options.cpu_threads:
-        options = dataclasses.replace(options, cpu_threads=1)
-    transcriber = WhisperTranscriber(options, num_workers=workers)
-    transcriber.load()
-    return transcriber, workers
 
 
 def _resolve(future: asyncio.Future, value) -> None:

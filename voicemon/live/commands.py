@@ -104,12 +104,13 @@ class LiveSetup:
 
     async def open(self) -> LiveCall:
         """Load the model, create the call (registered on an in-process server with ``--serve``)."""
-        from voicemon.live.asr_pool import AsrPool, live_transcriber
+        from voicemon.asr.transcriber import parallel_transcriber
+        from voicemon.live.asr_pool import AsrPool
         from voicemon.live.runner import LiveCall, LiveOptions, warm_up
         from voicemon.live.terminal_view import TerminalView
 
         args, config = self.args, self.config
-        transcriber, workers = live_transcriber(config.asr, args.workers)
+        transcriber, workers = parallel_transcriber(config.asr, args.workers)
         warm_up(config)
         options = LiveOptions(lockstep=self.lockstep, interim_interval_s=0.0 if self.lockstep else args.interim_s)
         if getattr(args, "serve", False):

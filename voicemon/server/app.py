@@ -51,7 +51,7 @@ class VoicemonServer:
     Args:
         config: options (``config.server`` for the network and limits).
         transcriber: the shared speech recogniser (default: the configured Whisper model, set up
-            by :func:`~voicemon.live.asr_pool.live_transcriber`).
+            by :func:`~voicemon.asr.transcriber.parallel_transcriber`).
         workers: Whisper workers shared by all calls (0 = one per core).
 
     Raises:
@@ -65,9 +65,9 @@ class VoicemonServer:
             raise ConfigError(f"serving on {self.options.host!r} (beyond this machine) needs a token: pass --token "
                               "or set VOICEMON_SERVER_TOKEN (clients then add ?token=... or an Authorization header)")
         if transcriber is None:
-            from voicemon.live.asr_pool import live_transcriber
+            from voicemon.asr.transcriber import parallel_transcriber
 
-            transcriber, workers = live_transcriber(config.asr, workers)
+            transcriber, workers = parallel_transcriber(config.asr, workers)
         self.transcriber = transcriber
         self.pool = AsrPool(transcriber, workers=workers or 1)
         self.hub = CallHub(keep_ended_s=self.options.keep_ended_s)

@@ -13,7 +13,7 @@ def cmd_serve(args, config) -> int:
     """Serve calls over WebSockets; finish and write every open call on shutdown."""
     import dataclasses
 
-    from voicemon.live.asr_pool import live_transcriber
+    from voicemon.asr.transcriber import parallel_transcriber
     from voicemon.live.runner import warm_up
     from voicemon.server.app import VoicemonServer
 
@@ -22,7 +22,7 @@ def cmd_serve(args, config) -> int:
     if args.allow_origin:
         overrides["allowed_origins"] = tuple(args.allow_origin)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
-    transcriber, workers = live_transcriber(config.asr, args.workers)
+    transcriber, workers = parallel_transcriber(config.asr, args.workers)
     server = VoicemonServer(config, transcriber=transcriber, workers=workers)
     warm_up(config)
 
