@@ -1,9 +1,17 @@
 """Robust per-speaker baselines: a person's own normal, learned from the start of the call.
 
 For each feature the baseline is the median and MAD of the speaker's voiced frames during the
-first ``baseline_voiced_s`` seconds of voiced speech. Until then it is a shrinkage blend of what
-has been heard so far and a population prior (weight = voiced seconds heard / seconds needed),
-so early z-scores are conservative and say they come from a prior. After that it adapts slowly
+first ``baseline_voiced_s`` seconds of voiced speech. Until then it is a normal-normal
+(conjugate) shrinkage of what has been heard towards a population prior: the speaker's normal
+is a priori ``N(center, scale^2 - speaker_scale^2)`` around the population, and each voiced
+second is one observation of it with the speaker's own spread. After a few seconds the
+speaker's median dominates the center (a woman's voice is not "high" just because the
+population median is a man's), while the reference spread still includes the remaining
+uncertainty of that median, so early z-scores stay conservative; with nothing heard the
+reference is the population prior itself. Once ``PARTIAL_GATE_AFTER_S`` seconds have been
+heard, frames that already look unusual for this speaker (|z| >= ``PARTIAL_GATE_Z`` on any
+feature) are not learned, so a caller who gets angry early does not turn anger into the
+baseline. After ``baseline_voiced_s`` the reference is frozen and then adapts slowly
 (half-life in voiced seconds), and only on frames that look ordinary for this speaker
 (|z| < ``ADAPT_MAX_Z`` on every feature), so a long escalation does not become the new normal.
 """
@@ -17,6 +25,14 @@ import numpy as np
 
 ADAPT_MAX_Z = 1.5
 MAD_TO_SIGMA = 1.4826
+PARTIAL_GATE_Z = 2.5
+"""While the baseline forms, frames this unusual on any feature are not learned..."""
+PARTIAL_GATE_AFTER_S = 3.0
+"""...once this many voiced seconds have been heard."""
+OBSERVATION_S = 1.0
+"""Voiced seconds that make one independent observation (frames overlap; windows are ~1 s)."""
+SPREAD_PRIOR_OBS = 4.0
+"""Weight, in observations, of ``speaker_scale`` in the estimate of the speaker's own spread."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +44,24 @@ class FeaturePrior:
         scale: population spread (sigma) used while the speaker's baseline is incomplete.
         min_scale: the smallest speaker sigma allowed (measurement noise; stops a monotone
             speaker's tiny spread from turning small changes into huge z-scores).
+        speaker_scale: typical spread (sigma) of one speaker's own frames; None = ``min_scale``.
+            ``scale^2 - speaker_scale^2`` is the spread of speakers' normals around ``center``.
     """
 
     center: float
     scale: float
     min_scale: float
+    speaker_scale: float | None = None
+
+    @property
+    def within(self) -> float:
+        """Typical within-speaker sigma."""
+        return self.min_scale if self.speaker_scale is None else self.speaker_scale
+
+    @property
+    def between(self) -> float:
+        """Spread of speakers' normals around the population center (never below 1e-3)."""
+        return math.sqrt(max(self.scale**2 - self.within**2, 1e-6))
 
 
 class RobustBaseline:
@@ -49,6 +78,7 @@ class RobustBaseline:
         self.baseline_voiced_s = baseline_voiced_s
         self.adapt_half_life_s = adapt_half_life_s
         self.voiced_s = 0.0
+        self._frames = 0
         self._samples: dict[str, list[float]] = {k: [] for k in priors}
         self._center: dict[str, float] = {}
         self._scale: dict[str, float] = {}
@@ -65,16 +95,11 @@ class RobustBaseline:
         prior = self.priors[name]
         if name in self._center:
             return self._center[name], self._scale[name]
-        values = self._samples[name]
-        w = min(1.0, self.voiced_s / self.baseline_voiced_s) if len(values) >= 3 else 0.0
-        if w == 0.0:
-            return prior.center, prior.scale
-        arr = np.asarray(values)
-        med = float(np.median(arr))
-        sig = max(MAD_TO_SIGMA * float(np.median(np.abs(arr - med))), prior.min_scale)
-        center = w * med + (1 - w) * prior.center
-        scale = math.sqrt(w * sig**2 + (1 - w) * prior.scale**2)
-        return center, scale
+        return _shrunk(prior, self._samples[name], self._heard_s(name))
+
+    def _heard_s(self, name: str) -> float:
+        """Voiced seconds behind a feature's samples (a feature may be undefined on some frames)."""
+        return self.voiced_s * len(self._samples[name]) / max(1, self._frames)
 
     def z(self, values: dict[str, float | None]) -> dict[str, float]:
         """z-scores of the features present in ``values`` against the current baseline."""
@@ -108,19 +133,35 @@ class RobustBaseline:
                 self._scale[name] = max(self.priors[name].min_scale, scale + alpha * (sigma_sample - scale))
             self.voiced_s += voiced_s
             return
+        if self.voiced_s >= PARTIAL_GATE_AFTER_S and any(abs(v) >= PARTIAL_GATE_Z for v in z.values()):
+            return
         self.voiced_s += voiced_s
+        self._frames += 1
         for name, value in values.items():
             if value is not None and name in self._samples:
                 self._samples[name].append(float(value))
         if self.voiced_s >= self.baseline_voiced_s:
-            for name, vals in self._samples.items():
-                prior = self.priors[name]
-                if len(vals) >= 3:
-                    arr = np.asarray(vals)
-                    med = float(np.median(arr))
-                    self._center[name] = med
-                    self._scale[name] = max(MAD_TO_SIGMA * float(np.median(np.abs(arr - med))), prior.min_scale)
-                else:
-                    self._center[name] = prior.center
-                    self._scale[name] = prior.scale
+            for name in self.priors:
+                self._center[name], self._scale[name] = _shrunk(self.priors[name], self._samples[name], self._heard_s(name))
             self._samples = {k: [] for k in self.priors}
+
+
+def _shrunk(prior: FeaturePrior, values: list[float], voiced_s: float) -> tuple[float, float]:
+    """Posterior-predictive ``(center, sigma)`` of a feature after hearing ``values``.
+
+    With ``k = voiced_s / OBSERVATION_S`` observations of median ``m`` and robust spread ``s``
+    (MAD, itself shrunk towards ``speaker_scale`` with ``SPREAD_PRIOR_OBS`` observations'
+    weight, and floored at ``min_scale``): the speaker's normal has posterior precision
+    ``1 / between^2 + k / s^2`` and mean ``(center / between^2 + k m / s^2) / precision``; the
+    reference sigma is ``sqrt(s^2 + 1 / precision)``. Nothing heard gives ``(center, scale)``.
+    """
+    if len(values) < 3 or voiced_s <= 0:
+        return prior.center, prior.scale
+    arr = np.asarray(values)
+    med = float(np.median(arr))
+    mad_sigma = MAD_TO_SIGMA * float(np.median(np.abs(arr - med)))
+    k = voiced_s / OBSERVATION_S
+    var_w = max((k * mad_sigma**2 + SPREAD_PRIOR_OBS * prior.within**2) / (k + SPREAD_PRIOR_OBS), prior.min_scale**2)
+    precision = 1.0 / prior.between**2 + k / var_w
+    center = (prior.center / prior.between**2 + k * med / var_w) / precision
+    return center, math.sqrt(var_w + 1.0 / precision)
