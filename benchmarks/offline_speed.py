@@ -61,10 +61,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="analyze's parallel utterances (default: as the CLI, one per core)")
     parser.add_argument("--bare-cpu-threads", type=int, default=0,
                         help="CTranslate2 threads of the bare run (0 = its default, as a plain user gets)")
+    parser.add_argument("--encoder-context-s", type=float, default=None,
+                        help="analyze's asr.encoder_context_s (default: the config default; 0 = Whisper's full 30 s window)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "offline_speed.json"))
     args = parser.parse_args()
 
     config = cfg.load(environ={})
+    if args.encoder_context_s is not None:
+        config = dataclasses.replace(config, asr=dataclasses.replace(config.asr, encoder_context_s=args.encoder_context_s))
     # voicemon analyze's own set-up; bare faster-whisper uses the same loaded model with the
     # same decoding settings (its threads: CTranslate2's default, the plain user's choice)
     transcriber, workers = parallel_transcriber(config.asr, args.workers)
@@ -98,7 +102,8 @@ def main() -> int:
     result = {
         "audio": args.audio, "duration_s": round(duration, 2), "model": transcriber.name, "workers": workers,
         "asr": {"beam_size": config.asr.beam_size, "compute_type": config.asr.compute_type,
-                "pipeline_cpu_threads": transcriber.options.cpu_threads, "bare_cpu_threads": args.bare_cpu_threads},
+                "pipeline_cpu_threads": transcriber.options.cpu_threads,
+                "pipeline_encoder_context_s": config.asr.encoder_context_s, "bare_cpu_threads": args.bare_cpu_threads},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "repeats": args.repeats, "wall_s": {k: [round(x, 3) for x in v] for k, v in times.items()},
         "median_s": {k: round(v, 3) for k, v in med.items()},
