@@ -6,7 +6,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: demo test bench fixtures clean
+.PHONY: demo test bench fixtures clean sysdeps
+
+# Debian packages the tests use: chromium (the browser test), ffmpeg (mp3/m4a decoding).
+# Installed when running as root on Debian/Ubuntu; otherwise the tests that need them skip
+# with a reason.
+SYSDEPS := chromium ffmpeg
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +22,17 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/voicemon analyze audio_fixtures/escalating_call_stereo.wav --out voicemon-reports --progress
 
-test: $(VENV)/.installed
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing >/dev/null) \
+	      || echo "warning: could not install$$missing; the tests that need them will skip"; \
+	  else echo "note: missing$$missing (not root / no apt-get); the tests that need them will skip"; fi; \
+	fi
+
+test: $(VENV)/.installed sysdeps
 	$(PY) -m pytest -q -ra
 
 bench: $(VENV)/.installed

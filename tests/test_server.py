@@ -209,6 +209,19 @@ def test_auth_origin_and_size_limits(config, transcriber, tmp_path):
                     await ws.recv()
                 except ConnectionClosedError as exc:
                     statuses["too big"] = exc.rcvd.code
+            # pages and their scripts hold no call data: served without a token; the calls API is not
+            def http_status(path):
+                import urllib.error
+                import urllib.request
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}") as res:
+                        return res.status, res.headers["Content-Type"]
+                except urllib.error.HTTPError as exc:
+                    return exc.code, exc.headers["Content-Type"]
+
+            for path in ("/", "/wall", "/static/agent.js", "/static/feed.js", "/static/wall.js", "/static/style.css",
+                         "/api/calls", "/api/calls?token=s3cret", "/static/../app.py", "/static/nope.js"):
+                statuses[path] = (await asyncio.to_thread(http_status, path))[0]
             # the too-big call was finished and written, not lost
             for _ in range(50):
                 if (tmp_path / "calls" / "big.events.jsonl").exists():
@@ -217,7 +230,10 @@ def test_auth_origin_and_size_limits(config, transcriber, tmp_path):
             return statuses
 
     statuses = asyncio.run(main())
-    assert statuses == {"no token": 401, "wrong token": 401, "bad origin": 403, "bearer": "subscribed", "too big": 1009}
+    assert statuses == {"no token": 401, "wrong token": 401, "bad origin": 403, "bearer": "subscribed", "too big": 1009,
+                        "/": 200, "/wall": 200, "/static/agent.js": 200, "/static/feed.js": 200, "/static/wall.js": 200,
+                        "/static/style.css": 200, "/api/calls": 401, "/api/calls?token=s3cret": 200,
+                        "/static/../app.py": 404, "/static/nope.js": 404}
     assert (tmp_path / "calls" / "big.events.jsonl").exists()
 
 

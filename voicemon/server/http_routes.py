@@ -52,7 +52,12 @@ def web_asset(name: str) -> bytes | None:
 
 
 def route(server, connection, request):
-    """Answer a request, or return ``None`` for an accepted WebSocket handshake."""
+    """Answer a request, or return ``None`` for an accepted WebSocket handshake.
+
+    The pages and their static files hold no call data and are served without a token (a
+    browser cannot add one to ``<script src>``); they pass the page's ``?token=`` on to
+    ``/api/calls`` and ``/watch``, which require it.
+    """
     path = urlsplit(request.path).path
     upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
     if path == "/healthz":
@@ -69,9 +74,9 @@ def route(server, connection, request):
         if path != "/twilio" and not server.check_token(request):
             return json_response(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized", "message": "missing or wrong token"})
         return None
-    if not server.check_token(request):
-        return json_response(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized", "message": "missing or wrong token"})
     if path == "/api/calls":
+        if not server.check_token(request):
+            return json_response(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized", "message": "missing or wrong token"})
         server.hub.expire()
         return json_response(HTTPStatus.OK, {"calls": server.hub.summary()})
     name = PAGES.get(path) or (path[len("/static/"):] if path.startswith("/static/") else None)
