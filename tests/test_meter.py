@@ -36,9 +36,14 @@ def test_at_baseline_the_meter_is_calm(params):
 def test_sustained_vocal_arousal_reaches_heated_then_decays_with_hysteresis(params):
     m = EscalationMeter(("agent", "customer"), params, 4.0)
     run(m, 0, 10, loudness=0.0, pitch=0.0)
-    up = [r for r in run(m, 10, 25, loudness=3.0, pitch=3.0, tilt=2.5, pitch_range=1.5) if r.role == "customer"]
+    # Louder, higher, with more vocal effort (flatter spectrum: lower Hammarberg index) and a
+    # harsher voice (lower harmonicity) than this speaker's own normal.
+    aroused = dict(loudness=3.0, pitch=3.0, tilt=2.5, pitch_range=1.5, hammarberg=-2.5, harmonicity=-1.5)
+    up = [r for r in run(m, 10, 25, **aroused) if r.role == "customer"]
     assert up[-1].level in ("heated", "critical")
     assert up[-1].contributions["loudness"] > 0 and up[-1].contributions["pitch"] > 0
+    # negative weights: lower than normal is escalating, and it counts as evidence for escalation
+    assert up[-1].contributions["hammarberg"] > 0 and up[-1].contributions["harmonicity"] > 0
     assert "bias" in up[-1].contributions
     down = [r for r in run(m, 25, 70) if r.role == "customer"]  # silence: evidence fades
     assert down[-1].level == "calm"
@@ -84,3 +89,13 @@ def test_deescalating_cues_pull_down(params):
     r = m.advance(2.0)[-1]
     assert r.contributions["text:apology"] < 0
     assert r.score < 100 / (1 + 2.718281828 ** -params.bias)
+
+
+def test_a_negative_weight_mirrors_the_z_score_within_the_clip_bounds(params):
+    import dataclasses
+
+    p = dataclasses.replace(params, weights={"harmonicity": -1.0})
+    for z, expected in ((-2.0, 2.0), (2.0, -1.0), (-9.0, 4.0)):  # clip bounds [-1, 4] apply after mirroring
+        m = EscalationMeter(("customer",), p, 4.0)
+        readings = run(m, 0, 20, harmonicity=z)
+        assert readings[-1].contributions["harmonicity"] == pytest.approx(expected, abs=0.01)

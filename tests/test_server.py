@@ -113,7 +113,9 @@ def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, anal
     hot = [e for e in events if e["type"] == "reading" and e["role"] == "customer" and e["level"] in ("heated", "critical")]
     hot_offline = [r for r in offline["readings"] if r["role"] == "customer" and r["level"] in ("heated", "critical")]
     assert hot and lab["start_s"] <= hot[0]["t"] <= lab["end_s"]
-    assert abs(hot[0]["t"] - hot_offline[0]["t"]) < 3.0
+    # Live, text cues land when their transcript does: ~1 s of transcription latency is ~6 s of
+    # media time at this 6x replay, so the live onset may trail the offline one by that much.
+    assert -1.0 < hot[0]["t"] - hot_offline[0]["t"] < 6.0, (hot[0]["t"], hot_offline[0]["t"])
     for role in ("agent", "customer"):
         assert any(e["type"] == "transcript" and e["final"] and e["role"] == role and e["text"] for e in events), role
     customer = " ".join(e["text"] for e in events if e["type"] == "transcript" and e["final"] and e["role"] == "customer")

@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     from voicemon.server.command import add_serve_parser
 
     add_serve_parser(sub, common)
+    from voicemon.eval.command import add_eval_parser
+
+    add_eval_parser(sub, common)
     return parser
 
 

@@ -110,8 +110,10 @@ class _RoleMeter:
         contributions: dict[str, float] = {"bias": p.bias}
         fade = self._fade(t)
         for k, w in p.weights.items():
-            z = self.ema.get(k, 0.0) * fade
-            contributions[k] = w * min(p.z_max, max(p.z_min, z))
+            # A negative weight means "lower than this speaker's normal is escalating": the
+            # z-score is mirrored, so the same clipping bounds apply in the escalating direction.
+            z = self.ema.get(k, 0.0) * fade * (1.0 if w >= 0 else -1.0)
+            contributions[k] = abs(w) * min(p.z_max, max(p.z_min, z))
         per_kind: dict[str, float] = {}
         unit: dict[str, float] = {}
         keep: list[Cue] = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -32,8 +33,9 @@ from voicemon.events import EscalationReading, ProsodyFrame
 
 log = logging.getLogger(__name__)
 
-GAP_S = 4.0
-"""Silence after every clip of a pseudo-call."""
+GAP_S = 20.0
+"""Silence after every clip of a pseudo-call: long enough for the meter to settle (score release
+and prosody fade leave under 4 % of a clip in the next), so each clip is scored on its own."""
 FRAME_TAIL_S = 0.75
 """Prosody frames whose 1 s window ends up to this long after a clip still describe it."""
 SYSTEMS = ("meter", "baseline")
@@ -57,7 +59,7 @@ def clip_rows(call: PseudoCall, readings: dict[str, list[EscalationReading]], fr
     rows = []
     for seg in call.segments:
         row: dict = {
-            "path": str(seg.clip.path.relative_to(root) if root and seg.clip.path.is_relative_to(root) else seg.clip.path),
+            "path": _relative(seg.clip.path, root),
             "label": seg.clip.label, "speaker": call.speaker, "call": call.name, "phase": seg.phase,
             "start_s": round(seg.start_s, 3), "end_s": round(seg.end_s, 3),
         }
@@ -74,6 +76,12 @@ def clip_rows(call: PseudoCall, readings: dict[str, list[EscalationReading]], fr
         row["z"] = {k: round(sum(v) / len(v), 3) for k, v in sums.items()}
         rows.append(row)
     return rows
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    """``path`` relative to ``root`` when it lies inside it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(root)) if root and resolved.is_relative_to(root) else os.path.normpath(path)
 
 
 def _round(x: float | None, nd: int = 4) -> float | None:
@@ -102,6 +110,8 @@ def summarise(rows: list[dict], system: str) -> dict:
         "auc_angry_vs_neutral": _round(metrics.roc_auc(score, [n["score"] for n in neu])),
         "auc_angry_vs_other": _round(metrics.roc_auc(score, [o["score"] for o in oth])),
         "recall_angry_heated": _round(metrics.share_at_or_above(p["level"] for p in pos)),
+        "recall_angry_tense": _round(metrics.share_at_or_above((p["level"] for p in pos), "tense")),
+        "false_alarm_neutral_tense": _round(metrics.share_at_or_above((n["level"] for n in neu), "tense")),
         "false_alarm_neutral_heated": _round(metrics.share_at_or_above(n["level"] for n in neu)),
         "false_alarm_other_heated": _round(metrics.share_at_or_above(o["level"] for o in oth)),
         "false_alarm_opening_heated": _round(metrics.share_at_or_above(r[system]["level"] for r in opening)),
@@ -211,3 +221,37 @@ def signal_speed(prepared: PreparedCorpus) -> dict[str, float]:
     """Audio seconds per CPU second of the signal stages, per transform."""
     return {t: round(sum(r.duration_s for r in runs) / max(1e-9, sum(r.signal_cpu_s for r in runs)), 1)
             for t, runs in prepared.runs.items()}
+
+
+def neutral_heated_share(prepared: PreparedCorpus, config: Config, params: MeterParams, speakers: set[str],
+                         transform: str = "clean") -> float:
+    """Share of the given speakers' neutral body clips whose meter level reaches heated."""
+    hits = total = 0
+    for call, run in zip(prepared.calls, prepared.runs[transform]):
+        if call.speaker not in speakers:
+            continue
+        role = run.roles[0]
+        rs = readings_of(interpret(run, config, params), role)
+        for seg in call.segments:
+            if seg.phase != "body" or seg.clip.label != NEUTRAL_LABEL:
+                continue
+            total += 1
+            hits += any(metrics.level_index(r.level) >= metrics.level_index("heated")
+                        for r in rs if seg.start_s < r.t <= seg.span_end_s + 1e-9)
+    return hits / total if total else 0.0
+
+
+def robustness(scored: dict) -> dict:
+    """AUC angry-vs-neutral change of each transform against clean, per system."""
+    clean = scored.get("clean")
+    if clean is None:
+        return {}
+    out = {}
+    for t_name, r in scored.items():
+        if t_name == "clean":
+            continue
+        out[t_name] = {}
+        for system in SYSTEMS:
+            a, b = r[system]["auc_angry_vs_neutral"], clean[system]["auc_angry_vs_neutral"]
+            out[t_name][system] = None if a is None or b is None else round(a - b, 4)
+    return out

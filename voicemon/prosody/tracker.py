@@ -18,13 +18,16 @@ from voicemon.prosody.features import window_features
 MIN_VOICED_RATIO = 0.2
 """A window with less voiced time than this is not scored (mostly pause or noise)."""
 
-# Feature name in z -> key in window_features().
+# Feature name in z -> key in window_features(). A feature is scored when the meter parameters
+# give it a population prior (models/meter.toml [priors]).
 Z_FEATURES = {
     "loudness": "loudness_db",
     "pitch": "pitch_st",
     "pitch_range": "pitch_range_st",
     "rate": "rate_syl_s",
     "tilt": "tilt_db",
+    "hammarberg": "hammarberg_db",
+    "harmonicity": "harmonicity_db",
 }
 
 
@@ -40,6 +43,10 @@ class ProsodyTracker:
     def __init__(self, role: str, options: ProsodyOptions, priors: dict[str, FeaturePrior]) -> None:
         self.role = role
         self.opt = options
+        unknown = sorted(set(priors) - set(Z_FEATURES))
+        if unknown:
+            raise ValueError(f"meter priors name unknown prosody feature(s) {', '.join(unknown)} (known: {', '.join(Z_FEATURES)})")
+        self._features = {name: key for name, key in Z_FEATURES.items() if name in priors}
         self.baseline = RobustBaseline(priors, options.baseline_voiced_s, options.adapt_half_life_s)
         self._win = int(round(options.window_s * SAMPLE_RATE_HZ))
         self._hop = int(round(options.hop_s * SAMPLE_RATE_HZ))
@@ -88,7 +95,7 @@ class ProsodyTracker:
         z: dict[str, float] = {}
         state = self.baseline.state
         if voiced_ratio >= MIN_VOICED_RATIO:
-            values = {name: f.get(key) for name, key in Z_FEATURES.items()}
+            values = {name: f.get(key) for name, key in self._features.items()}
             z = self.baseline.z(values)
             self.baseline.update(values, voiced_ratio * self.opt.hop_s, z)
         return ProsodyFrame(
