@@ -173,10 +173,10 @@ def transcribe_job_words(transcriber: Transcriber, samples: np.ndarray, offset_s
 def parallel_transcriber(options: AsrOptions, workers: int = 0) -> tuple[WhisperTranscriber, int]:
     """The Whisper model set up for many utterances at once (``analyze``, ``replay``, ``serve``).
 
-    Measured on 2 cores: one worker per core with one CTranslate2 thread each analyses a 245 s
-    call in 8.1 s where one worker with CTranslate2's default threads takes 11.7 s
-    (benchmarks/offline_speed.py), and holds 16 live calls in real time instead of 6
-    (benchmarks/live_latency.py). An explicit ``asr.cpu_threads`` is kept.
+    One worker per core with one CTranslate2 thread each: on 2 cores ``analyze`` then keeps up
+    with bare faster-whisper on the same call (benchmarks/offline_speed.py) and the live pool holds
+    16 two-party calls in real time (benchmarks/live_latency.py). An explicit
+    ``asr.cpu_threads`` is kept.
 
     Args:
         options: model and decoding options.
