@@ -47,24 +47,19 @@ MAX_SCALE = 4.0
 SAFETY = 0.8
 """The chosen scale is this fraction of the largest admissible one: acted corpora and three
 civil calls do not show every way a calm speaker's voice can move."""
-FRAME_TAIL_S = 0.75
 
 
 def clip_feature_rows(prepared, transform: str = "clean") -> list[dict]:
     """Per body clip: speaker, label and mean z-score per feature over the clip's frames."""
+    from voicemon.eval.clips import clip_mean_z
+
     out = []
     for call, run in zip(prepared.calls, prepared.runs[transform]):
         frames = run.frames()
         for seg in call.segments:
             if seg.phase != "body":
                 continue
-            sums: dict[str, list[float]] = {}
-            for f in frames:
-                if f.z and seg.start_s < f.t <= seg.end_s + FRAME_TAIL_S:
-                    for k, v in f.z.items():
-                        sums.setdefault(k, []).append(v)
-            out.append({"speaker": call.speaker, "label": seg.clip.label,
-                        "z": {k: float(np.mean(v)) for k, v in sums.items()}})
+            out.append({"speaker": call.speaker, "label": seg.clip.label, "z": clip_mean_z(frames, seg)})
     return out
 
 

@@ -68,14 +68,20 @@ def clip_rows(call: PseudoCall, readings: dict[str, list[EscalationReading]], fr
             peak = max(span, key=lambda r: r.score, default=None)
             level = max((r.level for r in span), key=metrics.level_index, default="calm")
             row[system] = {"score": peak.score if peak else 0.0, "level": level}
-        sums: dict[str, list[float]] = {}
-        for f in frames:
-            if f.z and seg.start_s < f.t <= seg.end_s + FRAME_TAIL_S:
-                for k, v in f.z.items():
-                    sums.setdefault(k, []).append(v)
-        row["z"] = {k: round(sum(v) / len(v), 3) for k, v in sums.items()}
+        row["z"] = {k: round(v, 3) for k, v in clip_mean_z(frames, seg).items()}
         rows.append(row)
     return rows
+
+
+def clip_mean_z(frames: list[ProsodyFrame], seg) -> dict[str, float]:
+    """Mean of each prosody z-score over the frames that describe a clip (``seg``: a
+    :class:`~voicemon.eval.corpus.Segment`)."""
+    sums: dict[str, list[float]] = {}
+    for f in frames:
+        if f.z and seg.start_s < f.t <= seg.end_s + FRAME_TAIL_S:
+            for k, v in f.z.items():
+                sums.setdefault(k, []).append(v)
+    return {k: sum(v) / len(v) for k, v in sums.items()}
 
 
 def _relative(path: Path, root: Path | None) -> str:
