@@ -45,3 +45,20 @@ def test_flags_channels_string():
     c = cfg.load(overrides={"audio": {"channels": "customer,agent"}}, environ={})
     assert c.audio.channels == ("customer", "agent")
     assert c.to_dict()["audio"]["channels"] == ["customer", "agent"]
+
+
+def test_every_option_is_documented():
+    import dataclasses
+    from pathlib import Path
+
+    from voicemon.config import Config
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    missing = []
+    for section in dataclasses.fields(Config):
+        if f"## `[{section.name}]`" not in doc:
+            missing.append(f"[{section.name}]")
+        for option in dataclasses.fields(section.default_factory()):
+            if f"`{option.name}`" not in doc:
+                missing.append(f"{section.name}.{option.name}")
+    assert not missing, f"docs/configuration.md does not describe: {', '.join(missing)}"
