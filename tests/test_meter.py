@@ -99,3 +99,15 @@ def test_a_negative_weight_mirrors_the_z_score_within_the_clip_bounds(params):
         m = EscalationMeter(("customer",), p, 4.0)
         readings = run(m, 0, 20, harmonicity=z)
         assert readings[-1].contributions["harmonicity"] == pytest.approx(expected, abs=0.01)
+
+
+def test_a_prior_for_an_unknown_feature_is_a_config_error(tmp_path):
+    from importlib import resources
+
+    from voicemon.errors import ConfigError
+
+    text = resources.files("voicemon.models").joinpath("meter.toml").read_text()
+    bad = tmp_path / "meter.toml"
+    bad.write_text(text.replace("[priors]\n", "[priors]\nshimmer = [1.0, 1.0, 0.5]\n"))
+    with pytest.raises(ConfigError, match="unknown prosody feature.*shimmer"):
+        load_meter_params(str(bad))

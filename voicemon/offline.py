@@ -8,35 +8,25 @@ right after the step that produced it — exactly the order of a lockstep live r
 
 from __future__ import annotations
 
-import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from voicemon.asr.transcriber import Transcriber, transcribe_job_words
+from voicemon.asr.transcriber import Transcriber, transcribe_or_error
 from voicemon.audio.decode import DecodedAudio, iter_chunks, load_call_audio
 from voicemon.config import Config
 from voicemon.escalation.meter import load_meter_params
-from voicemon.events import AsrJob, Event, StageError, Word, to_dict
+from voicemon.events import Event, to_dict
 from voicemon.report.model import build_report
 from voicemon.session import InterpretStages, SignalStages, Step, call_roles
 
-log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 """Called with the fraction done (0–1) of the current file and a short phase name."""
 
 SIGNAL_SHARE = 0.15
 ASR_SHARE = 0.8
-
-
-def _transcribe(transcriber: Transcriber, job: AsrJob) -> list[Word] | Exception:
-    try:
-        return transcribe_job_words(transcriber, job.samples, job.start_s)
-    except Exception as exc:  # one bad utterance must not lose the call
-        log.warning("transcription of %s failed: %s", job.job_id, exc)
-        return exc
 
 
 def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber, *,
@@ -67,26 +57,20 @@ def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber,
             step = signal.feed(chunk)
             steps.append(step)
             for job in step.jobs:
-                futures[job.job_id] = pool.submit(_transcribe, transcriber, job)
+                futures[job.job_id] = pool.submit(transcribe_or_error, transcriber, job)
             if progress and chunk.role == roles[-1] and len(steps) % 200 == 0:
                 progress(SIGNAL_SHARE * min(1.0, chunk.start_sample / max(1, n)), "measuring")
         steps.append(signal.flush())
         for job in steps[-1].jobs:
-            futures[job.job_id] = pool.submit(_transcribe, transcriber, job)
+            futures[job.job_id] = pool.submit(transcribe_or_error, transcriber, job)
         interpret = InterpretStages(roles, config, params)
         events: list[Event] = []
         done = 0
         for step in steps:
-            events.extend(interpret.consume(step))
-            for job in step.jobs:
-                result = futures.pop(job.job_id).result()
-                if isinstance(result, Exception):
-                    events.append(StageError(t=interpret.now_s, stage="asr", message=f"{job.utterance_id}: {result}", fatal=False))
-                    result = []
-                events.extend(interpret.feed_asr(job, result))
-                done += 1
-                if progress:
-                    progress(SIGNAL_SHARE + ASR_SHARE * done / max(1, done + len(futures)), "transcribing")
+            events.extend(interpret.consume_with_results(step, lambda job: futures.pop(job.job_id).result()))
+            done += len(step.jobs)
+            if progress and step.jobs:
+                progress(SIGNAL_SHARE + ASR_SHARE * done / max(1, done + len(futures)), "transcribing")
     if progress:
         progress(1.0, "done")
     return events

@@ -17,6 +17,7 @@ where lockstep replay would place them; the outputs are equal event for event.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from voicemon.audio.segmenter import UtteranceSegmenter
 from voicemon.config import Config
@@ -32,6 +33,7 @@ from voicemon.events import (
     PromptAcknowledged,
     SpeechEnded,
     SpeechStarted,
+    StageError,
     TranscriptUpdate,
     Word,
 )
@@ -162,6 +164,23 @@ class InterpretStages:
         out: list[Event] = [update]
         for cue in self.text_cues.feed(update):
             self._cue(cue, out)
+        return out
+
+    def consume_with_results(self, step: Step, result_of: Callable[[AsrJob], list[Word] | Exception]) -> list[Event]:
+        """:meth:`consume` a step, then feed each of its jobs' words in order.
+
+        Args:
+            step: what the signal stages produced for one chunk.
+            result_of: the words of a job, or the exception its transcription raised (logged as a
+                non-fatal ``asr`` :class:`StageError`; the utterance then has no text).
+        """
+        out = self.consume(step)
+        for job in step.jobs:
+            result = result_of(job)
+            if isinstance(result, Exception):
+                out.append(StageError(t=self.now_s, stage="asr", message=f"{job.utterance_id}: {result}", fatal=False))
+                result = []
+            out.extend(self.feed_asr(job, result))
         return out
 
     def acknowledge(self, prompt_id: str, action: str = "acknowledged") -> list[Event]:

@@ -170,6 +170,16 @@ def transcribe_job_words(transcriber: Transcriber, samples: np.ndarray, offset_s
     ]
 
 
+def transcribe_or_error(transcriber: Transcriber, job) -> list[Word] | Exception:
+    """Words of an :class:`~voicemon.events.AsrJob`, or the exception its transcription raised
+    (logged): one bad utterance must not lose the call."""
+    try:
+        return transcribe_job_words(transcriber, job.samples, job.start_s)
+    except Exception as exc:
+        log.warning("transcription of %s failed: %s", job.job_id, exc)
+        return exc
+
+
 def parallel_transcriber(options: AsrOptions, workers: int = 0) -> tuple[WhisperTranscriber, int]:
     """The Whisper model set up for many utterances at once (``analyze``, ``replay``, ``serve``).
 

@@ -54,7 +54,7 @@ def load_meter_params(path: str | None = None) -> MeterParams:
             raw = Path(path).read_bytes()
         d = tomllib.loads(raw.decode("utf-8"))
         fusion, smooth, levels = d["fusion"], d["smoothing"], d["levels"]
-        return MeterParams(
+        params = MeterParams(
             bias=float(fusion["bias"]), z_min=float(fusion["z_min"]), z_max=float(fusion["z_max"]),
             weights={k: float(v) for k, v in fusion["weights"].items()},
             priors={k: FeaturePrior(*map(float, v)) for k, v in d["priors"].items()},
@@ -68,6 +68,13 @@ def load_meter_params(path: str | None = None) -> MeterParams:
         )
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"cannot read meter parameters {path or 'bundled meter.toml'}: {exc}") from exc
+    from voicemon.prosody.tracker import Z_FEATURES
+
+    unknown = sorted(set(params.priors) - set(Z_FEATURES))
+    if unknown:
+        raise ConfigError(f"meter parameters {path or 'bundled meter.toml'}: [priors] names unknown prosody "
+                          f"feature(s) {', '.join(unknown)} (known: {', '.join(Z_FEATURES)})")
+    return params
 
 
 class _RoleMeter:

@@ -25,7 +25,7 @@ import numpy as np
 
 from voicemon.config import Config
 from voicemon.escalation.meter import EscalationMeter, MeterParams
-from voicemon.events import AsrJob, EscalationReading, Event, ProsodyFrame, StageError, Word
+from voicemon.events import AsrJob, EscalationReading, Event, ProsodyFrame, Word
 from voicemon.session import InterpretStages, SignalStages, Step, call_roles
 
 SAMPLE_RATE_HZ = 16000
@@ -93,13 +93,10 @@ def run_signal(signals: dict[str, np.ndarray], config: Config, params: MeterPara
 
 def transcribe_jobs(jobs: list[AsrJob], transcriber, workers: int) -> dict[str, list[Word] | Exception]:
     """Words of every job (an exception in place of the words of a job that failed)."""
-    from voicemon.asr.transcriber import transcribe_job_words
+    from voicemon.asr.transcriber import transcribe_or_error
 
     def one(job: AsrJob) -> tuple[str, list[Word] | Exception]:
-        try:
-            return job.job_id, transcribe_job_words(transcriber, job.samples, job.start_s)
-        except Exception as exc:  # one bad utterance must not lose the call
-            return job.job_id, exc
+        return job.job_id, transcribe_or_error(transcriber, job)
 
     if workers <= 1:
         return dict(map(one, jobs))
@@ -114,15 +111,10 @@ def interpret(run: SignalRun, config: Config, params: MeterParams) -> list[Event
         Every event, in the order :func:`voicemon.offline.analyze_audio` produces them.
     """
     stages = InterpretStages(run.roles, config, params)
+    words = run.words or {}
     events: list[Event] = []
     for step in run.steps:
-        events.extend(stages.consume(step))
-        for job in step.jobs:
-            result = run.words.get(job.job_id, []) if run.words is not None else []
-            if isinstance(result, Exception):
-                events.append(StageError(t=stages.now_s, stage="asr", message=f"{job.utterance_id}: {result}", fatal=False))
-                result = []
-            events.extend(stages.feed_asr(job, result))
+        events.extend(stages.consume_with_results(step, lambda job: words.get(job.job_id, [])))
     return events
 
 

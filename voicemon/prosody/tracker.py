@@ -43,9 +43,6 @@ class ProsodyTracker:
     def __init__(self, role: str, options: ProsodyOptions, priors: dict[str, FeaturePrior]) -> None:
         self.role = role
         self.opt = options
-        unknown = sorted(set(priors) - set(Z_FEATURES))
-        if unknown:
-            raise ValueError(f"meter priors name unknown prosody feature(s) {', '.join(unknown)} (known: {', '.join(Z_FEATURES)})")
         self._features = {name: key for name, key in Z_FEATURES.items() if name in priors}
         self.baseline = RobustBaseline(priors, options.baseline_voiced_s, options.adapt_half_life_s)
         self._win = int(round(options.window_s * SAMPLE_RATE_HZ))
