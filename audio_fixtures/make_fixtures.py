@@ -14,6 +14,14 @@ Writes, next to this script:
 * ``escalating_call_mulaw8k.wav`` the escalating call summed to mono, 8 kHz mu-law
 * ``labels.json``                 turn times / escalation interval / expected prompts,
                                   computed from the generated segment lengths
+* ``angry_from_start_call.wav``, ``happy_excited_call.wav``, ``anxious_call.wav``,
+  ``not_angry_call.wav``          short 8 kHz 16-bit stereo calls (L = agent, R = customer)
+                                  for meter v3: a caller heated from the first word, an
+                                  excited happy caller, an anxious caller, and a calm "I'm not
+                                  angry, just tired of this"; each with other voices and wording
+
+``--only NAME[,NAME]`` renders just those files and updates their entries in labels.json
+(the other fixtures and their labels are left as they are).
 
 Every turn is synthesised separately with espeak-ng, resampled to 16 kHz with
 sox, trimmed to its speech, and scaled in numpy so that its *active-speech*
@@ -56,6 +64,9 @@ STYLES = {
     "calm": {"rate": 165, "pitch": 50, "gain_db": 0.0},
     "calming": {"rate": 180, "pitch": 60, "gain_db": 3.5},
     "angry": {"rate": 215, "pitch": 78, "gain_db": 9.0},
+    # meter v3 fixtures: a raised, excited voice (positive words) and a worried one
+    "excited": {"rate": 195, "pitch": 75, "gain_db": 5.0},
+    "anxious": {"rate": 185, "pitch": 70, "gain_db": 2.0},
 }
 
 
@@ -66,6 +77,7 @@ class Turn:
     style: str = "calm"
     gap: float = 0.7  # seconds after the previous turn's end; negative = overlap
     tag: str | None = None  # optional marker used to derive labels
+    voice: str | None = None  # espeak voice; None = VOICES[role]
     # filled in by render()
     start_s: float = 0.0
     end_s: float = 0.0
@@ -161,6 +173,88 @@ ESCALATING_CALL = [
 ]
 
 
+# Meter v3 fixtures: other customer voices and other wording than the two calls above.
+def _v3_call(agent_voice: str, customer_voice: str, turns: list[tuple]) -> list[Turn]:
+    out = []
+    for role, text, *rest in turns:
+        style = rest[0] if rest else "calm"
+        gap = rest[1] if len(rest) > 1 else 0.7
+        out.append(Turn(role, text, style=style, gap=gap, voice=agent_voice if role == "agent" else customer_voice))
+    return out
+
+
+ANGRY_FROM_START_CALL = _v3_call("en-us", "en-us+m3", [
+    ("agent", "Thank you for calling Northwind Mobile, my name is Alex. How can I help you?"),
+    ("customer", "I am extremely frustrated right now.", "angry", 0.5),
+    ("customer", "This is the second time this is happening, and my phone still does not work.", "angry", 0.9),
+    ("agent", "I'm sorry to hear that. Can I have your phone number, please?", "calm", 0.6),
+    ("customer", "You better do something, because I am about to lose it!", "angry", 0.5),
+    ("agent", "Let me look at your line right away.", "calm", 0.6),
+    ("customer", "I have been waiting for a whole week. This is unacceptable!", "angry", 0.5),
+])
+
+HAPPY_EXCITED_CALL = _v3_call("en-us", "en-gb", [
+    ("agent", "Good afternoon, Brightline Travel, this is Maria speaking."),
+    ("customer", "Hi Maria, I'm calling about my booking for next month. The reference is seven two nine one.", "calm", 0.6),
+    ("agent", "Thank you. Let me check. Yes, I can see it here.", "calm", 0.6),
+    ("customer", "Good. I wanted to ask if the room upgrade I asked for went through.", "calm", 0.6),
+    ("agent", "It did. You have a suite with a sea view, at no extra cost.", "calm", 0.6),
+    ("customer", "Oh wow, that is amazing! Thank you so much, this is the best news all week!", "excited", 0.5),
+    ("agent", "You're very welcome.", "calm", 0.5),
+    ("customer", "My wife is going to love it! You made my day, thank you!", "excited", 0.5),
+    ("agent", "I'm glad to hear it. Enjoy your trip.", "calm", 0.6),
+    ("customer", "Thank you, this is wonderful. Have a great day!", "excited", 0.5),
+])
+
+ANXIOUS_CALL = _v3_call("en-us", "en-us+m4", [
+    ("agent", "Thank you for calling Harbor Bank, this is Tom. How can I help?"),
+    ("customer", "Hi Tom. I'm calling because I saw a payment on my account this morning that I don't recognise.", "calm", 0.6),
+    ("agent", "Okay, let's take a look together. Can I have your name, please?", "calm", 0.6),
+    ("customer", "Yes, it's Peter Wells. I have been with the bank for many years.", "calm", 0.6),
+    ("agent", "Thank you, Mr. Wells. I can see your account.", "calm", 0.6),
+    ("customer", "I'm really worried. There is a payment I didn't make, and I don't know what to do.", "anxious", 0.5),
+    ("agent", "Let me check that payment for you.", "calm", 0.6),
+    ("customer", "Please help me, it's all my savings. I'm so scared someone has my card.", "anxious", 0.5),
+    ("agent", "I'm blocking the card now, and we will look into the payment today.", "calm", 0.6),
+    ("customer", "Okay. Thank you, Tom.", "calm", 0.6),
+])
+
+NOT_ANGRY_CALL = _v3_call("en-us", "en-us+m2", [
+    ("agent", "Hello, City Water customer service, this is Jane."),
+    ("customer", "Hi Jane. My water bill went up again this month, and I would like to know why.", "calm", 0.6),
+    ("agent", "I'm sorry about that. Let me take a look at your account.", "calm", 0.6),
+    ("customer", "I'm not angry, just tired of this. It seems to happen every winter.", "calm", 0.7),
+    ("agent", "I see the reason. The meter reading was estimated. I can correct it today.", "calm", 0.6),
+    ("customer", "Okay, that would be good. Thanks for checking.", "calm", 0.6),
+    ("agent", "You're welcome. Have a good evening.", "calm", 0.6),
+])
+
+V3_CALLS = {
+    "angry_from_start_call.wav": ANGRY_FROM_START_CALL,
+    "happy_excited_call.wav": HAPPY_EXCITED_CALL,
+    "anxious_call.wav": ANXIOUS_CALL,
+    "not_angry_call.wav": NOT_ANGRY_CALL,
+}
+V3_RATE_HZ = 8000  # telephone rate: small files, and the meter is checked on phone audio
+
+
+def v3_labels(name: str, turns: list[Turn], duration_s: float) -> dict:
+    """Labels of a meter-v3 fixture: channels, turns and, per call, what the meter must do."""
+    lab = {"channels": ["agent", "customer"], "duration_s": round(duration_s, 3), "rate_hz": V3_RATE_HZ,
+           "escalation": [], "turns": turn_dicts(turns)}
+    styled = [tr for tr in turns if tr.role == "customer" and tr.style != "calm"]
+    if name == "angry_from_start_call.wav":
+        lab["escalation"] = [{"role": "customer", "start_s": styled[0].start_s, "end_s": max(t.end_s for t in styled)}]
+        lab["expect"] = {"heated_within_s": 5.0, "from_s": styled[0].start_s}
+    elif name == "happy_excited_call.wav":
+        lab["expect"] = {"max_level": "tense", "raised_from_s": styled[0].start_s}
+    elif name == "anxious_call.wav":
+        lab["expect"] = {"max_level": "tense", "prompt": "acknowledge_worry", "after_s": styled[0].start_s}
+    else:
+        lab["expect"] = {"max_level": "tense", "no_cue": "anger"}
+    return lab
+
+
 # --------------------------------------------------------------------------
 # Audio helpers
 # --------------------------------------------------------------------------
@@ -221,7 +315,7 @@ def synth(turn: Turn, tmp: Path, idx: int) -> np.ndarray:
     raw = tmp / f"t{idx:03d}_22k.wav"
     res = tmp / f"t{idx:03d}_16k.wav"
     subprocess.run(
-        ["espeak-ng", "-v", VOICES[turn.role], "-s", str(st["rate"]),
+        ["espeak-ng", "-v", turn.voice or VOICES[turn.role], "-s", str(st["rate"]),
          "-p", str(st["pitch"]), "-a", "100", "-w", str(raw), turn.text],
         check=True)
     # float output => no dither, deterministic
@@ -367,11 +461,38 @@ def style_report(turns: list[Turn]) -> dict:
     return res
 
 
+def make_v3(names: list[str], tmp: Path, labels: dict) -> None:
+    """Render the meter-v3 fixtures ``names`` at 8 kHz and put their labels in ``labels``."""
+    import zlib
+
+    for name in names:
+        turns = V3_CALLS[name]
+        rng = np.random.default_rng([SEED, zlib.crc32(name.encode())])  # independent of order
+        audio = render(turns, tmp, rng, name)
+        wide = tmp / f"{Path(name).stem}_16k.wav"
+        sf.write(wide, audio, SR, subtype="FLOAT")
+        subprocess.run(["sox", "-D", str(wide), "-r", str(V3_RATE_HZ), "-b", "16", "-e", "signed-integer",
+                        str(OUT_DIR / name)], check=True)
+        summarise(name, audio, turns)
+        labels[name] = v3_labels(name, turns, len(audio) / SR)
+
+
 def main() -> int:
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             print(f"error: {tool} not found on PATH", file=sys.stderr)
             return 1
+    if len(sys.argv) == 3 and sys.argv[1] == "--only":
+        names = sys.argv[2].split(",")
+        unknown = [n for n in names if n not in V3_CALLS]
+        if unknown:
+            print(f"error: --only takes {', '.join(V3_CALLS)}; not {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        labels = json.loads((OUT_DIR / "labels.json").read_text())
+        with tempfile.TemporaryDirectory(prefix="voicemon_fixtures_") as td:
+            make_v3(names, Path(td), labels)
+        (OUT_DIR / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
+        return 0
     rng = np.random.default_rng(SEED)
     labels = {}
     with tempfile.TemporaryDirectory(prefix="voicemon_fixtures_") as td:
@@ -426,6 +547,9 @@ def main() -> int:
         mlab["channels"] = None
         mlab["duration_s"] = round(len(y) / ysr, 3)
         labels["escalating_call_mulaw8k.wav"] = mlab
+
+        # 4. meter v3 fixtures (own RNG streams, so they do not move the files above)
+        make_v3(list(V3_CALLS), tmp, labels)
 
     with open(OUT_DIR / "labels.json", "w") as fh:
         json.dump(labels, fh, indent=2)

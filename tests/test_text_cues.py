@@ -30,6 +30,16 @@ def detector():
     ("customer", "Okay, thank you, I appreciate that.", {"thanks"}),
     ("customer", "Hi, I'd like to ask about my delivery date.", set()),
     ("agent", "Thank you for calling, how can I help?", {"thanks"}),
+    # Phrases in context (meter v3): negation, news that is not a threat, ultimatums, insults.
+    ("customer", "I'm not angry, just tired of this.", set()),
+    ("customer", "I'm not frustrated with you, it's fine.", set()),
+    ("customer", "My flight was cancelled yesterday.", set()),
+    ("customer", "I don't want to cancel, I just want it fixed.", set()),
+    ("customer", "You better do something because I am about to lose it.", {"ultimatum", "losing_control"}),
+    ("customer", "I'm sick of this.", {"anger"}),
+    ("customer", "You're useless, you idiot.", {"insult"}),
+    ("customer", "This damn printer jammed again.", {"profanity"}),
+    ("customer", "I'm so worried, I don't know what to do.", {"distress"}),
 ])
 def test_phrases_map_to_kinds(detector, role, text, kinds):
     assert {c.kind for c in detector.feed(update(role, text))} == kinds

@@ -127,7 +127,9 @@ class ProsodyFrame:
     """Prosodic features of one party over ``[t0, t1]`` with z-scores against their baseline.
 
     ``z`` maps feature names to robust z-scores against the speaker's own baseline (or the
-    population prior while ``baseline`` is ``"prior"``).
+    population prior while ``baseline`` is ``"prior"``); ``z_prior`` gives the same features
+    against the population prior alone, which the meter uses when a speaker's baseline may
+    have learned anger (their words were already negative while it formed).
     """
 
     t: float
@@ -142,6 +144,7 @@ class ProsodyFrame:
     tilt_db: float | None
     z: dict[str, float] = field(default_factory=dict)
     baseline: str = "prior"
+    z_prior: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,12 @@ class Cue:
 
 @dataclass(frozen=True)
 class EscalationReading:
-    """The meter for one party at time ``t``: score 0–100, a level and why."""
+    """The meter for one party at time ``t``: score 0–100, a level and why.
+
+    ``contributions`` are the logit terms (their sum is the unsmoothed logit); ``parts`` sums
+    them by group (``voice``, ``words``, ``conversation``); ``notes`` say, in words, how the
+    fusion treated the voice (damped by positive words, read against population priors, ...).
+    """
 
     t: float
     role: str
@@ -172,6 +180,8 @@ class EscalationReading:
     changed: bool
     contributions: dict[str, float] = field(default_factory=dict)
     trend: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,4 +319,6 @@ def from_dict(data: dict[str, Any]) -> Event:
         kwargs["words"] = tuple(Word(**w) for w in kwargs.get("words", ()))
     if cls is CallStarted:
         kwargs["roles"] = tuple(kwargs.get("roles", ()))
+    if cls is EscalationReading:
+        kwargs["notes"] = tuple(kwargs.get("notes", ()))
     return cls(**kwargs)

@@ -74,7 +74,10 @@ class Coach:
     """Fire playbook prompts; a synchronous stage fed readings and cues in media time.
 
     Only one prompt is up at a time: a new one replaces the current one only if it has a higher
-    priority or the current one has expired. Each rule has its own cooldown.
+    priority or the current one has expired. Each rule has its own cooldown. A level rule
+    (``on_level``) that is blocked by a higher-priority prompt is kept pending and fires when
+    that prompt expires, if the caller is still at that level: an agent told "Say what you CAN
+    do" still hears "Acknowledge the feeling" once the caller is heated.
 
     Args:
         rules: the playbook.
@@ -94,6 +97,7 @@ class Coach:
         self._current: CoachingPrompt | None = None
         self._current_priority = -1
         self._count = 0
+        self._pending: tuple[Rule, str] | None = None
 
     @property
     def current(self) -> CoachingPrompt | None:
@@ -117,6 +121,7 @@ class Coach:
                             self._fire(rule, reading.t, f"caller's meter fell from {LEVELS[self._peak_rank]} to {reading.level}", out)
                     self._peak_rank = rank
                 self._peak_rank = max(self._peak_rank, rank)
+            self._fire_pending(reading, out)
         elif reading.role == self.agent_role:
             prev = self._agent_level
             self._agent_level = reading.level
@@ -126,6 +131,18 @@ class Coach:
                         top = max(reading.contributions.items(), key=lambda kv: kv[1] if kv[0] != "bias" else -1e9)[0]
                         self._fire(rule, reading.t, f"your meter went {prev} → {reading.level} (mostly {top})", out)
         return out
+
+    def _fire_pending(self, reading: EscalationReading, out: list[CoachingPrompt]) -> None:
+        if self._pending is None:
+            return
+        rule, reason = self._pending
+        if _rank(reading.level) < _rank(rule.on_level or "heated"):
+            self._pending = None
+            return
+        if self._current is not None and reading.t < self._current.expires_at:
+            return
+        self._pending = None
+        self._fire(rule, reading.t, f"{reason}; still {reading.level} (score {reading.score:.0f})", out)
 
     def on_cue(self, cue: Cue, now: float) -> list[CoachingPrompt]:
         """Take a cue (text or conversational) at media time ``now``."""
@@ -149,6 +166,8 @@ class Coach:
         if last is not None and t - last < rule.cooldown_s:
             return
         if self._current is not None and t < self._current.expires_at and rule.priority <= self._current_priority:
+            if rule.on_level:
+                self._pending = (rule, reason)
             return
         self._count += 1
         prompt = CoachingPrompt(

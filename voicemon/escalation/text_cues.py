@@ -1,4 +1,10 @@
-"""Text cues: lexicon phrases found in the committed words of an utterance."""
+"""Text cues: lexicon phrases found in the committed words of an utterance, read in context.
+
+A phrase counts only in context: a category marked ``negatable`` is skipped when a negator
+("not", "never", "no", any "n't" word) stands in the three words before it ("I'm not angry"), and
+a match that overlaps one of the category's ``unless`` phrases is skipped ("my flight was
+cancelled" is not a threat to cancel).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +39,13 @@ class CueCategory:
     weight: float
     patterns: tuple[re.Pattern[str], ...]
     phrases: tuple[str, ...]
+    negatable: bool = False
+    unless: tuple[re.Pattern[str], ...] = ()
 
+
+NEGATORS = frozenset({"not", "never", "no", "nothing", "hardly", "without", "nor"})
+NEGATION_WINDOW_WORDS = 3
+"""A negator this many words or fewer before a phrase negates it."""
 
 def _compile(phrase: str) -> re.Pattern[str]:
     parts = []
@@ -72,6 +84,8 @@ def load_lexicon(path: str | None = None) -> dict[str, CueCategory]:
             out[kind] = CueCategory(
                 kind=kind, speaker=speaker, target=target, weight=float(spec["weight"]),
                 patterns=tuple(_compile(p) for p in phrases), phrases=phrases,
+                negatable=bool(spec.get("negatable", False)),
+                unless=tuple(_compile(str(p)) for p in spec.get("unless", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"lexicon category [{kind}] is malformed: {exc}") from exc
@@ -103,9 +117,12 @@ class TextCueDetector:
             if update.role != "mixed" and cat.speaker not in ("any", update.role):
                 continue
             taken: list[tuple[int, int]] = []
+            blocked = [(u.start(), u.end()) for pattern in cat.unless for u in pattern.finditer(text)]
             for pattern in cat.patterns:
                 for m in pattern.finditer(text):
-                    if any(m.start() < b and a < m.end() for a, b in taken):
+                    if any(m.start() < b and a < m.end() for a, b in taken + blocked):
+                        continue
+                    if cat.negatable and _negated(text, m.start()):
                         continue
                     taken.append((m.start(), m.end()))
                     word = _word_at(update.words, starts, m.start())
@@ -115,6 +132,12 @@ class TextCueDetector:
                     break
         cues.sort(key=lambda c: c.t)
         return cues
+
+
+def _negated(text: str, start: int) -> bool:
+    """Whether a negator stands in the few words before character ``start``."""
+    before = text[:start].split()[-NEGATION_WINDOW_WORDS:]
+    return any(w in NEGATORS or w.endswith("n't") for w in before)
 
 
 def _index(tokens: list[str]) -> tuple[str, list[int]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from voicemon.config import Config
-from voicemon.escalation.meter import MeterParams
+from voicemon.escalation.meter import PREVIOUS_METER, MeterParams, load_meter_params
 from voicemon.eval import metrics, transforms
 from voicemon.eval.corpus import LabelledCall, read_calls_csv
 from voicemon.eval.pipeline import bare_meter, baseline_params, interpret, readings_of, run_signal
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 GRACE_S = 10.0
 """After an escalation ends the meter may still be releasing: alarms this long after it count as hits."""
-SYSTEMS = ("meter", "baseline")
+SYSTEMS = ("meter", "meter_v2", "baseline")
+"""The meter under test, the previous bundled meter (models/meter_v2.toml) and loudness only."""
 HEATED = metrics.level_index("heated")
 
 ProgressFn = Callable[[int, int, str], None]
@@ -108,7 +109,7 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
         progress: ``f(done, total, what)``.
 
     Returns:
-        ``{transform: {"meter": totals, "baseline": totals, "calls": [per-call rows]}}``.
+        ``{transform: {"meter": totals, "meter_v2": totals, "baseline": totals, "calls": [per-call rows]}}``.
 
     Raises:
         VoicemonError: a bad CSV or an unreadable call (named).
@@ -117,6 +118,7 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
     from voicemon.errors import VoicemonError
 
     calls = read_calls_csv(csv_path)
+    previous = load_meter_params(bundled=PREVIOUS_METER)
     root = Path(csv_path).resolve().parent
     period_s = 1.0 / config.meter.readings_hz
     out: dict = {}
@@ -134,6 +136,7 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
             events = interpret(run, config, params)
             readings = {
                 "meter": readings_of(events, role),
+                "meter_v2": readings_of(interpret(run, config, previous), role),
                 "baseline": [r for r in bare_meter(run, baseline_params(params), config.meter.readings_hz) if r.role == role],
             }
             resolved = call.path.resolve()

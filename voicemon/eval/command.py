@@ -32,6 +32,9 @@ def add_eval_parser(sub, common) -> None:
     c.add_argument("--seed", type=int, default=0, help="order of the clips in the pseudo-calls")
     c.add_argument("--civil", metavar="CSV",
                    help="labelled-calls CSV whose calls without escalation must stay below heated when weights are fitted")
+    c.add_argument("--two-party", action="store_true",
+                   help="string the clips into two-party calls with calm context before every scored clip, and compare "
+                        "the meter with the previous meter (v2) and loudness only, with latency to heated")
     c.add_argument("--write-params", metavar="TOML",
                    help="fit the weights on every speaker (and --civil) and write a meter parameter file")
     _common_eval_args(c, "eval-clips")
@@ -107,7 +110,7 @@ def calls_table(result: dict) -> str:
             f"{'FA/hour':>8s} {'civil heated s':>14s}")
     lines = [head, "-" * len(head)]
     for t_name, r in result["transforms"].items():
-        for system in ("meter", "baseline"):
+        for system in ("meter", "meter_v2", "baseline"):
             s = r[system]
             lat = "–" if s["median_latency_s"] is None else f"{s['median_latency_s']:.1f} s"
             fa = s["false_alarm_episodes_per_hour"]
@@ -121,11 +124,48 @@ def calls_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def two_party_table(result: dict) -> str:
+    """The printed table of a two-party clip evaluation."""
+    head = (f"{'transform':10s} {'system':9s} {'AUC a/n':>8s} {'AUC a/o':>8s} {'recall@heated':>13s} "
+            f"{'FA neutral':>10s} {'FA happy/fear':>13s} {'FA other':>9s} {'median onset':>12s}")
+    lines = [head, "-" * len(head)]
+    for t_name, r in result["transforms"].items():
+        for system in ("meter", "meter_v2", "baseline"):
+            s = r[system]
+            lat = "–" if s["median_latency_to_heated_s"] is None else f"{s['median_latency_to_heated_s']:.2f} s"
+            lines.append(f"{t_name:10s} {system:9s} {_f(s['auc_angry_vs_neutral']):>8s} {_f(s['auc_angry_vs_other']):>8s} "
+                         f"{_f(s['recall_angry_heated'], True):>13s} {_f(s['false_alarm_neutral_heated'], True):>10s} "
+                         f"{_f(s['false_alarm_high_arousal_heated'], True):>13s} {_f(s['false_alarm_other_heated'], True):>9s} "
+                         f"{lat:>12s}")
+    lines.append("meter = the configured meter, meter_v2 = the previous bundled meter, baseline = loudness vs own normal only")
+    return "\n".join(lines)
+
+
+def _cmd_two_party(args, config, names, params, bar, progress) -> int:
+    from voicemon.escalation.meter import PREVIOUS_METER, load_meter_params
+    from voicemon.eval import two_party
+
+    started = time.monotonic()
+    prepared = two_party.prepare_two_party(args.csv, config, params, transform_names=names, folds=args.folds,
+                                           seed=args.seed, progress=progress)
+    scored = two_party.score_two_party(prepared, config, {"meter": params, "meter_v2": load_meter_params(bundled=PREVIOUS_METER)})
+    bar.done()
+    result = {"mode": "clips-two-party", "csv": str(args.csv), "folds": args.folds, "seed": args.seed,
+              "params": args.params or config.meter.params or "bundled models/meter.toml",
+              "calls": len(prepared.calls), "wall_s": round(time.monotonic() - started, 1), "transforms": scored}
+    out = _write(args.out, result)
+    print(two_party_table(result))
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_eval_clips(args, _config=None) -> int:
     """``voicemon eval clips``."""
     from voicemon.eval import calibrate, clips, plot
 
     config, names, params, bar, progress = _setup(args)
+    if args.two_party:
+        return _cmd_two_party(args, config, names, params, bar, progress)
     started = time.monotonic()
     prepared = clips.prepare_corpus(args.csv, config, params, transform_names=names, folds=args.folds,
                                     seed=args.seed, progress=progress)

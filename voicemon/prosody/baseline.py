@@ -11,7 +11,11 @@ uncertainty of that median, so early z-scores stay conservative; with nothing he
 reference is the population prior itself. Once ``PARTIAL_GATE_AFTER_S`` seconds have been
 heard, frames that already look unusual for this speaker (|z| >= ``PARTIAL_GATE_Z`` on any
 feature) are not learned, so a caller who gets angry early does not turn anger into the
-baseline. After ``baseline_voiced_s`` the reference is frozen and then adapts slowly
+baseline. Frames whose vocal effort is already far above the population (|z| >= ``PRIOR_GATE_Z``
+against the population prior on a feature of :data:`EFFORT_DIRECTIONS`, in its escalating
+direction) are never learned while the baseline forms, from the first frame on, so a caller
+who shouts from the first word keeps the population prior as reference. After
+``baseline_voiced_s`` the reference is frozen and then adapts slowly
 (half-life in voiced seconds), and only on frames that look ordinary for this speaker
 (|z| < ``ADAPT_MAX_Z`` on every feature), so a long escalation does not become the new normal.
 """
@@ -29,6 +33,12 @@ PARTIAL_GATE_Z = 2.5
 """While the baseline forms, frames this unusual on any feature are not learned..."""
 PARTIAL_GATE_AFTER_S = 3.0
 """...once this many voiced seconds have been heard."""
+PRIOR_GATE_Z = 2.5
+"""While the baseline forms, a frame this far above the population prior in vocal effort is not
+learned, from the first frame on (a caller angry from the first word)..."""
+EFFORT_DIRECTIONS = {"loudness": 1.0, "hammarberg": -1.0}
+"""...on these level-robust effort features (sign: +1 = higher is more effort). Pitch (sex-
+dependent) and harmonicity (falls on noisy lines for everyone) are not used for this gate."""
 OBSERVATION_S = 1.0
 """Voiced seconds that make one independent observation (frames overlap; windows are ~1 s)."""
 SPREAD_PRIOR_OBS = 4.0
@@ -111,17 +121,28 @@ class RobustBaseline:
             out[name] = (value - center) / scale
         return out
 
-    def update(self, values: dict[str, float | None], voiced_s: float, z: dict[str, float]) -> None:
+    def z_prior(self, values: dict[str, float | None]) -> dict[str, float]:
+        """z-scores of the features present in ``values`` against the population prior alone."""
+        return {name: (value - self.priors[name].center) / self.priors[name].scale
+                for name, value in values.items() if value is not None and name in self.priors}
+
+    def update(self, values: dict[str, float | None], voiced_s: float, z: dict[str, float],
+               z_prior: dict[str, float] | None = None) -> bool:
         """Learn from one voiced frame.
 
         Args:
             values: feature values of the frame.
             voiced_s: voiced seconds the frame adds.
             z: the frame's z-scores (from :meth:`z`, before this update).
+            z_prior: the frame's z-scores against the population (from :meth:`z_prior`); used
+                to keep extreme vocal effort out of a forming baseline.
+
+        Returns:
+            Whether the frame was learned.
         """
         if self._center:
             if any(abs(v) >= ADAPT_MAX_Z for v in z.values()):
-                return
+                return False
             alpha = 1.0 - 0.5 ** (voiced_s / self.adapt_half_life_s)
             for name, value in values.items():
                 if value is None or name not in self._center:
@@ -132,9 +153,11 @@ class RobustBaseline:
                 sigma_sample = abs(value - center) / 0.798
                 self._scale[name] = max(self.priors[name].min_scale, scale + alpha * (sigma_sample - scale))
             self.voiced_s += voiced_s
-            return
+            return True
         if self.voiced_s >= PARTIAL_GATE_AFTER_S and any(abs(v) >= PARTIAL_GATE_Z for v in z.values()):
-            return
+            return False
+        if z_prior and any(d * z_prior.get(name, 0.0) >= PRIOR_GATE_Z for name, d in EFFORT_DIRECTIONS.items()):
+            return False
         self.voiced_s += voiced_s
         self._frames += 1
         for name, value in values.items():
@@ -144,6 +167,7 @@ class RobustBaseline:
             for name in self.priors:
                 self._center[name], self._scale[name] = _shrunk(self.priors[name], self._samples[name], self._heard_s(name))
             self._samples = {k: [] for k in self.priors}
+        return True
 
 
 def _shrunk(prior: FeaturePrior, values: list[float], voiced_s: float) -> tuple[float, float]:

@@ -90,11 +90,13 @@ class ProsodyTracker:
         f = window_features(x, SAMPLE_RATE_HZ, fmin_hz=self.opt.fmin_hz, fmax_hz=self.opt.fmax_hz)
         voiced_ratio = float(f.get("voiced_ratio") or 0.0)
         z: dict[str, float] = {}
+        z_prior: dict[str, float] = {}
         state = self.baseline.state
         if voiced_ratio >= MIN_VOICED_RATIO:
             values = {name: f.get(key) for name, key in self._features.items()}
             z = self.baseline.z(values)
-            self.baseline.update(values, voiced_ratio * self.opt.hop_s, z)
+            z_prior = self.baseline.z_prior(values)
+            self.baseline.update(values, voiced_ratio * self.opt.hop_s, z, z_prior)
         return ProsodyFrame(
             t=t1 / SAMPLE_RATE_HZ,
             role=self.role,
@@ -108,4 +110,5 @@ class ProsodyTracker:
             tilt_db=f.get("tilt_db"),
             z={k: round(v, 3) for k, v in z.items()},
             baseline=state,
+            z_prior={k: round(v, 3) for k, v in z_prior.items()},
         )
