@@ -25,6 +25,7 @@ from voicemon.escalation.coach import Coach, load_playbook
 from voicemon.escalation.conversation import ConversationCues
 from voicemon.escalation.meter import EscalationMeter, MeterParams, load_meter_params
 from voicemon.escalation.text_cues import TextCueDetector, load_lexicon
+from voicemon.escalation.valence import WordValence
 from voicemon.events import (
     AsrJob,
     AudioChunk,
@@ -126,6 +127,7 @@ class InterpretStages:
         self.now_s = 0.0
         self.conversation = ConversationCues(roles, config.cues)
         self.text_cues = TextCueDetector(load_lexicon(config.cues.lexicon))
+        self.valence = WordValence()
         self.meter = EscalationMeter(roles, params, config.meter.readings_hz)
         caller = "mixed" if roles == ("mixed",) else "customer"
         self.coach = Coach(load_playbook(config.coach.playbook), caller, None if caller == "mixed" else "agent")
@@ -162,7 +164,7 @@ class InterpretStages:
             text=" ".join(w.text for w in words), words=tuple(words), final=job.final,
         )
         out: list[Event] = [update]
-        for cue in self.text_cues.feed(update):
+        for cue in sorted(self.text_cues.feed(update) + self.valence.feed(update), key=lambda c: c.t):
             self._cue(cue, out)
         return out
 
