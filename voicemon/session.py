@@ -16,8 +16,9 @@ where lockstep replay would place them; the outputs are equal event for event.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from voicemon.audio.segmenter import UtteranceSegmenter
 from voicemon.config import Config
@@ -39,6 +40,9 @@ from voicemon.events import (
     Word,
 )
 from voicemon.prosody.tracker import ProsodyTracker
+
+if TYPE_CHECKING:
+    from voicemon.audio.diarize import SpeakerRouter
 
 
 @dataclass
@@ -67,23 +71,36 @@ def call_roles(signal_roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 class SignalStages:
-    """Audio-only stages of every party: segmentation and prosody.
+    """Audio-only stages of every party: (diarization,) segmentation and prosody.
 
     Args:
         roles: the call's roles.
         config: options.
         params: meter parameters (for the prosody priors).
+        router: for a diarized mono call, the stage that splits each ``mixed`` chunk into one
+            chunk per role (DESIGN.md §11); ``None`` for stereo and undiarized mono calls.
     """
 
-    def __init__(self, roles: tuple[str, ...], config: Config, params: MeterParams) -> None:
+    def __init__(self, roles: tuple[str, ...], config: Config, params: MeterParams,
+                 router: SpeakerRouter | None = None) -> None:
         self.roles = roles
+        self.router = router
         self.segmenters = {r: UtteranceSegmenter(r, config.segmenter) for r in roles}
         self.trackers = {r: ProsodyTracker(r, config.prosody, params.priors) for r in roles}
         self._time_s = {r: 0.0 for r in roles}
         self._watermark_s = 0.0
 
     def feed(self, chunk: AudioChunk) -> Step:
-        """Take one party's next chunk."""
+        """Take one party's next chunk (or, with a router, the next ``mixed`` chunk)."""
+        if self.router is not None and chunk.role == "mixed":
+            step = Step()
+            for part in self.router.feed(chunk):
+                sub = self.feed(part)
+                step.events.extend(sub.events)
+                step.jobs.extend(sub.jobs)
+                step.watermark_s = sub.watermark_s if sub.watermark_s is not None else step.watermark_s
+            step.events.sort(key=lambda e: e.t)
+            return step
         if chunk.role not in self.segmenters:
             raise ValueError(f"this call has roles {self.roles}, not {chunk.role!r}")
         seg_events, jobs = self.segmenters[chunk.role].feed(chunk)
@@ -111,6 +128,28 @@ class SignalStages:
             self._watermark_s = end
             step.watermark_s = end
         return step
+
+
+def _swap_name(name: str, swap: dict[str, str]) -> str:
+    head, sep, rest = name.partition("-")
+    return swap[head] + sep + rest if head in swap else name
+
+
+def swap_roles(step: Step, swap: dict[str, str]) -> Step:
+    """The same signal step with roles renamed (e.g. agent <-> customer).
+
+    The signal stages treat every role alike, so this equals running them with the roles of a
+    diarized call's speakers the other way round (tests/test_diarization.py checks it); the
+    offline driver uses it once the words have said which speaker is the agent.
+
+    Args:
+        step: what :class:`SignalStages` produced.
+        swap: old role -> new role.
+    """
+    events = [dataclasses.replace(e, role=swap.get(e.role, e.role)) if hasattr(e, "role") else e for e in step.events]
+    jobs = [dataclasses.replace(j, role=swap.get(j.role, j.role), job_id=_swap_name(j.job_id, swap),
+                                utterance_id=_swap_name(j.utterance_id, swap)) for j in step.jobs]
+    return Step(events=events, jobs=jobs, watermark_s=step.watermark_s)
 
 
 class InterpretStages:
@@ -197,13 +236,15 @@ class CallSession:
         roles: ``("agent", "customer")`` or ``("mixed",)``.
         config: options.
         params: meter parameters (default: loaded from ``config.meter.params``).
+        router: splits ``mixed`` chunks of a diarized mono call into agent and customer chunks.
     """
 
-    def __init__(self, roles: tuple[str, ...], config: Config, params: MeterParams | None = None) -> None:
+    def __init__(self, roles: tuple[str, ...], config: Config, params: MeterParams | None = None,
+                 router: SpeakerRouter | None = None) -> None:
         self.roles = call_roles(roles)
         self.config = config
         self.params = params or load_meter_params(config.meter.params)
-        self.signal = SignalStages(self.roles, config, self.params)
+        self.signal = SignalStages(self.roles, config, self.params, router)
         self.interpret = InterpretStages(self.roles, config, self.params)
 
     def feed(self, chunk: AudioChunk) -> Step:

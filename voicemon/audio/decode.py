@@ -2,7 +2,8 @@
 
 libsndfile (via soundfile) reads WAV (PCM, float, mu-law, a-law), FLAC, OGG and MP3; anything
 else goes through PyAV (FFmpeg), which faster-whisper already depends on. Two channels map to
-roles (``agent``/``customer`` in the configured order); one channel is role ``mixed``.
+roles (``agent``/``customer`` in the configured order); one channel is role ``mixed``, and so is
+a *dual-mono* file: two channels holding the same audio (see :func:`channel_correlation`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from voicemon.events import SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
+DUAL_MONO_CORRELATION = 0.97
+"""Two channels correlating at least this much over active audio are one mono signal."""
+ACTIVE_FRAME_S = 0.02
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 192000
 
@@ -141,12 +145,48 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int, str]:
     return data.astype(np.float32), int(rate), fmt
 
 
-def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...] = ("agent", "customer")) -> DecodedAudio:
+def channel_correlation(left: np.ndarray, right: np.ndarray, rate_hz: int) -> float:
+    """Pearson correlation of two channels over their active audio.
+
+    Active audio is the 20 ms frames whose louder channel is in the upper half of the call's
+    frame levels and above -60 dBFS, so long silences (where line noise is uncorrelated even on
+    a copied channel) do not hide a dual-mono file. Correlation ignores gain, so a copy at a
+    different level still scores near 1; a real two-party recording, where each channel
+    carries one voice, scores near 0.
+
+    Args:
+        left: first channel.
+        right: second channel, same length.
+        rate_hz: their sample rate.
+
+    Returns:
+        The correlation in [-1, 1]; 0 when either channel is silent.
+    """
+    frame = max(1, int(rate_hz * ACTIVE_FRAME_S))
+    n = min(len(left), len(right)) // frame
+    if n == 0:
+        return 0.0
+    a = left[: n * frame].astype(np.float64).reshape(n, frame)
+    b = right[: n * frame].astype(np.float64).reshape(n, frame)
+    level = np.maximum((a * a).mean(1), (b * b).mean(1))
+    active = (level >= np.median(level)) & (level > 1e-6)
+    if not np.any(active):
+        return 0.0
+    x, y = a[active].ravel(), b[active].ravel()
+    x, y = x - x.mean(), y - y.mean()
+    denom = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / denom) if denom > 0 else 0.0
+
+
+def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...] = ("agent", "customer"),
+                    dual_mono_correlation: float = DUAL_MONO_CORRELATION) -> DecodedAudio:
     """Read a call recording into per-role 16 kHz mono signals.
 
     Args:
         path: any file libsndfile or FFmpeg can read.
         channel_roles: roles of a two-channel file, left channel first.
+        dual_mono_correlation: a two-channel file whose channels correlate at least this much
+            (:func:`channel_correlation`) is one mono signal (role ``mixed``, with a warning).
 
     Returns:
         The decoded call.
@@ -185,6 +225,16 @@ def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...]
         raise AudioFormatError(f"{p}: {channels} channels; voicemon takes mono (mixed) or two channels (agent, customer)")
     if not np.all(np.isfinite(data)):
         raise AudioFormatError(f"{p}: contains NaN or infinite samples")
+    warnings: list[str] = []
+    file_channels = channels
+    if channels == 2:
+        corr = channel_correlation(data[:, 0], data[:, 1], rate)
+        if corr >= dual_mono_correlation:
+            warnings.append(f"dual-mono: both channels carry the same audio (correlation {corr:.3f} over active "
+                            "audio); analysed as one mono channel")
+            log.warning("%s: %s", p, warnings[-1])
+            data = data.mean(axis=1, keepdims=True)
+            channels = 1
     if channels == 1:
         signals = {"mixed": resample(np.ascontiguousarray(data[:, 0]), rate)}
     else:
@@ -192,8 +242,9 @@ def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...]
     warning = wav_truncation(p, data.shape[0], rate)
     if warning:
         log.warning("%s: %s", p, warning)
-    return DecodedAudio(signals=signals, source_rate_hz=rate, source_channels=channels, source_format=fmt,
-                        warnings=(warning,) if warning else ())
+        warnings.append(warning)
+    return DecodedAudio(signals=signals, source_rate_hz=rate, source_channels=file_channels, source_format=fmt,
+                        warnings=tuple(warnings))
 
 
 def iter_chunks(audio: DecodedAudio, chunk_ms: int):

