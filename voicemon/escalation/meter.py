@@ -19,6 +19,11 @@ from voicemon.events import LEVELS, Cue, EscalationReading, ProsodyFrame
 from voicemon.prosody.baseline import FeaturePrior
 
 MAX_FRAME_DT_S = 0.5
+FALLBACK_FEATURES = ("loudness",)
+"""Features read against a population reference when a baseline may have learned anger. Only
+loudness: its reference is the other party's level (or the population level on a mono call);
+the spectral priors depend on the channel (a telephone band flattens the Hammarberg index and
+lowers harmonicity for everyone) and the pitch prior on the speaker's sex."""
 OTHER_PARTY_FRAMES = 400
 """Voiced frames of a party kept for its median level (100 s at 4 frames a second)."""
 OTHER_PARTY_MIN_FRAMES = 8
@@ -61,9 +66,9 @@ class FusionV3:
             clearly negative (negativity 1).
         negative_ref: logits of the speaker's own escalating word cues that make negativity 1.
         positive_ref: logits of the speaker's own positive word cues that make positivity 1.
-        taint_min_weight: an escalating word cue of at least this weight, said while the
-            speaker's baseline was still forming, makes the meter read the voice against the
-            population priors too (the baseline may have learned anger).
+        taint_min_weight: escalating word cues of the speaker adding up to at least this weight,
+            said while their baseline was still forming, make the meter read their loudness
+            against the other party (or the population) too: the baseline may have learned anger.
         positive_half_life_s: how fast positive words stop damping the voice (shorter than the
             cues' own half-life: "thanks" a minute ago says nothing about the turn now).
         other_party_scale_db: while a speaker's baseline is untrusted, their loudness is also
@@ -201,9 +206,12 @@ class _RoleMeter:
     def add_cue(self, cue: Cue) -> None:
         self.cues.append(cue)
         v3 = self.p.fusion
-        if (v3 is not None and self.tainted_by is None and cue.role == self.role and cue.source in WORD_SOURCES
-                and cue.weight >= v3.taint_min_weight and (self.formed_t is None or cue.t <= self.formed_t)):
-            self.tainted_by = cue.evidence
+        if (v3 is not None and self.tainted_by is None and cue.role in (self.role, "mixed") and cue.source in WORD_SOURCES
+                and cue.weight > 0 and (self.formed_t is None or cue.t <= self.formed_t)):
+            own = [c for c in self.cues if c.role in (self.role, "mixed") and c.source in WORD_SOURCES and c.weight > 0
+                   and (self.formed_t is None or c.t <= self.formed_t)]
+            if sum(c.weight for c in own) >= v3.taint_min_weight:
+                self.tainted_by = " … ".join(c.evidence for c in own if c.source == "text") or cue.evidence
 
     def logit(self, t: float) -> tuple[float, dict[str, float], list[str]]:
         p = self.p
@@ -217,7 +225,7 @@ class _RoleMeter:
             # z-score is mirrored, so the same clipping bounds apply in the escalating direction.
             sign = 1.0 if w >= 0 else -1.0
             z = self.ema.get(k, 0.0) * fade * sign
-            if self.tainted_by is not None and k in self.ema_prior:
+            if self.tainted_by is not None and k in self.ema_prior and k in FALLBACK_FEATURES:
                 # The baseline formed while the words were already negative: it may have learned
                 # anger, so the voice is also read against the population, and the higher wins.
                 zp = self.ema_prior[k] * fade * sign

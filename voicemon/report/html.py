@@ -83,8 +83,9 @@ mark.down{background:#d7ecff;box-shadow:inset 0 -2px #339af0}
 .chip.zero{color:#5f6b7a;border-color:#ced4da}
 details>summary{cursor:pointer;font-weight:650;font-size:16px}details[open]>summary{margin-bottom:12px}
 .cbs{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
-.cb-row{display:grid;grid-template-columns:130px 1fr 54px;gap:8px;align-items:center;font-size:12.5px;margin:3px 0}
-.cb-name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.cb-row{display:grid;grid-template-columns:190px 1fr 54px;gap:8px;align-items:center;font-size:12.5px;margin:3px 0}
+.cb-name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-family:inherit}
+.cb-group{font-size:12.5px;margin:8px 0 2px}
 .cb-track{position:relative;height:12px;background:linear-gradient(#ced4da,#ced4da) center/1px 100% no-repeat}
 .cb-bar{position:absolute;top:1px;bottom:1px;border-radius:2px}.cb-bar.pos{background:#ff922b}.cb-bar.neg{background:#4dabf7}
 .cb-val{text-align:right;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}.cb-val.pos{color:#a63c06}.cb-val.neg{color:#1864ab}
@@ -346,14 +347,19 @@ def _transcript(report: dict) -> str:
             f'{"".join(html for _, _, html in items)}</div></section>')
 
 
-def _contributions(roles: list[str], series: dict) -> str:
+def _contributions(roles: list[str], series: dict, report: dict | None = None) -> str:
     blocks = []
+    notes_at = {}
+    for r in (report or {}).get("readings") or []:
+        if isinstance(r, dict) and r.get("notes"):
+            notes_at[(r.get("role"), r.get("t"))] = r["notes"] if isinstance(r["notes"], list) else []
     for role in roles:
         if not series.get(role):
             continue
         t, score, contrib = max(series[role], key=lambda p: p[1])
         blocks.append(f'<div><h3 style="font-size:14px;margin:0 0 6px"><span class="dot bg-{role_class(role)}"></span>'
-                      f'{_e(role)} — score {score:.0f} at {_tbtn(t)}</h3>{render_contributions(contrib)}</div>')
+                      f'{_e(role)} — score {score:.0f} at {_tbtn(t)}</h3>'
+                      f'{render_contributions(contrib, notes=notes_at.get((role, t), ()))}</div>')
     body = (f'<div class="cbs">{"".join(blocks)}</div>' if blocks
             else '<p class="muted">No readings, so no contributions to show.</p>')
     return (f'<section><details open><summary>Contributions at peak</summary>'
@@ -395,7 +401,7 @@ def render_html(report: dict) -> str:
     duration = _duration(report)
     title = f"Call report — {report.get('source') or 'unknown source'}"
     body = "".join((_header(report, roles, series, edges, duration), _stat_cards(report, roles, series, edges),
-                    _timeline(report, roles, duration, edges), _prompts(report), _contributions(roles, series),
+                    _timeline(report, roles, duration, edges), _prompts(report), _contributions(roles, series, report),
                     _transcript(report), _footer(report)))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

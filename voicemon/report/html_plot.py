@@ -302,31 +302,42 @@ def render_timeline(report: dict, roles: list[str], duration: float,
     return "".join(parts)
 
 
-def render_contributions(contributions: dict, limit: int = 14) -> str:
-    """A small horizontal bar chart of one reading's contributions (HTML, centred at zero).
+def render_contributions(contributions: dict, limit: int = 14, notes=()) -> str:
+    """A small horizontal bar chart of one reading's contributions (HTML, centred at zero),
+    grouped as Voice, Words and Conversation, each term with a human label.
 
     Args:
         contributions: ``name -> value`` (logit units; positive pushes the meter up).
         limit: at most this many bars, the largest magnitudes.
+        notes: the reading's notes (how the fusion treated the voice), shown under the bars.
 
     Returns:
         HTML markup; positive bars are warm, negative bars cool.
     """
+    from voicemon.escalation.labels import GROUP_LABELS, label_of
+    from voicemon.escalation.meter import group_of
+
     items = [(str(k), v) for k, v in ((k, num(v, None)) for k, v in contributions.items())
-             if v is not None and abs(v) >= 0.005]
+             if v is not None and abs(v) >= 0.005 and k != "bias"]
     if not items:
         return '<p class="muted">No contributions recorded for this reading.</p>'
     items = sorted(items, key=lambda kv: -abs(kv[1]))[:limit]
-    items.sort(key=lambda kv: -kv[1])
     scale = max(abs(v) for _, v in items) or 1.0
     rows = []
-    for name, v in items:
-        width = abs(v) / scale * 50
-        side = "pos" if v > 0 else "neg"
-        pos = f"left:50%;width:{width:.1f}%" if v > 0 else f"right:50%;width:{width:.1f}%"
-        rows.append(f'<div class="cb-row"><span class="cb-name" title="{escape(name)}">'
-                    f'{escape(name)}</span><span class="cb-track"><span class="cb-bar {side}" '
-                    f'style="{pos}"></span></span><span class="cb-val {side}">{v:+.2f}</span></div>')
+    for group in ("voice", "words", "conversation"):
+        mine = sorted((kv for kv in items if group_of(kv[0]) == group), key=lambda kv: -kv[1])
+        if not mine:
+            continue
+        subtotal = sum(v for _, v in mine)
+        rows.append(f'<div class="cb-group"><b>{GROUP_LABELS[group]}</b> <span class="muted small">{subtotal:+.2f}</span></div>')
+        for name, v in mine:
+            width = abs(v) / scale * 50
+            side = "pos" if v > 0 else "neg"
+            pos = f"left:50%;width:{width:.1f}%" if v > 0 else f"right:50%;width:{width:.1f}%"
+            rows.append(f'<div class="cb-row"><span class="cb-name" title="{escape(name)}">'
+                        f'{escape(label_of(name))}</span><span class="cb-track"><span class="cb-bar {side}" '
+                        f'style="{pos}"></span></span><span class="cb-val {side}">{v:+.2f}</span></div>')
     total = sum(num(v, 0.0) or 0.0 for v in contributions.values())
-    return (f'<div class="cb">{"".join(rows)}</div>'
-            f'<p class="muted small">Sum of all contributions: {total:+.2f}</p>')
+    note_html = "".join(f'<p class="muted small">{escape(str(n))}</p>' for n in (notes or ()) if n)
+    return (f'<div class="cb">{"".join(rows)}</div>{note_html}'
+            f'<p class="muted small">Sum of all contributions (resting point {num(contributions.get("bias"), 0.0) or 0.0:+.2f} included): {total:+.2f}</p>')

@@ -146,7 +146,8 @@ def build_report(events: Iterable[dict], meta: dict[str, Any], params: MeterPara
         "cues": [e for e in events if e["type"] == "cue"],
         "prompts": prompts,
         "acknowledgements": [e for e in events if e["type"] == "prompt_ack"],
-        "readings": [{k: r[k] for k in ("t", "role", "score", "level", "contributions")} for r in readings],
+        "readings": [{k: r[k] for k in ("t", "role", "score", "level", "contributions", "parts", "notes") if k in r}
+                     for r in readings],
         "stats": stats,
         "errors": [e for e in events if e["type"] == "error"],
         "events": events,

@@ -58,6 +58,47 @@
     const small = document.createElement("small");
     small.textContent = word;
     t.appendChild(small);
+    showWhy($(`${which}-why`), env);
+  }
+
+  /* Why the meter stands where it does: the voice and the words, each with its largest term. */
+  const GROUP_NAMES = { voice: "Voice", words: "Words", conversation: "Conversation" };
+  const KEY_NAMES = {
+    loudness: "louder", pitch: "higher pitch", hammarberg: "vocal effort", harmonicity: "harsher voice",
+    pitch_range: "pitch range", rate: "faster", tilt: "brighter voice",
+    "words:negative": "negative sentence", "words:positive": "positive sentence", "text:anger": "angry words",
+    "text:insult": "insult", "text:profanity": "swearing", "text:threat_cancel": "threat to cancel",
+    "text:threat_escalate": "threat to escalate", "text:repetition": "repeating a complaint",
+    "text:ultimatum": "ultimatum", "text:losing_control": "losing patience", "text:distress": "worried",
+    "text:calm_down": "“calm down”", "text:policy": "policy", "text:hold_request": "hold request",
+    "text:apology": "apology", "text:empathy": "empathy", "text:offer": "offer", "text:thanks": "thanks",
+    "conversation:overtalk": "overtalk", "conversation:dead_air": "dead air", "conversation:monologue": "monologue",
+  };
+  function groupOf(key) {
+    if (key === "bias") return "bias";
+    if (!key.includes(":")) return "voice";
+    return ["text", "words"].includes(key.split(":")[0]) ? "words" : "conversation";
+  }
+  function showWhy(el, env) {
+    if (!el) return;
+    const contributions = env.contributions || {};
+    const parts = {};
+    const top = {};
+    for (const [key, value] of Object.entries(contributions)) {
+      const g = groupOf(key);
+      if (g === "bias") continue;
+      parts[g] = (parts[g] || 0) + value;
+      if (!top[g] || Math.abs(value) > Math.abs(top[g][1])) top[g] = [key, value];
+    }
+    const bits = [];
+    for (const g of ["voice", "words", "conversation"]) {
+      if (parts[g] === undefined || Math.abs(parts[g]) < 0.05) continue;
+      const [key] = top[g];
+      const sign = parts[g] > 0 ? "+" : "−";
+      bits.push(`${GROUP_NAMES[g]} ${sign}${Math.abs(parts[g]).toFixed(1)} (${KEY_NAMES[key] || key.split(":").pop().replace(/_/g, " ")})`);
+    }
+    el.textContent = bits.join(" · ");
+    el.title = (env.notes || []).join("\n");
   }
 
   /* ---------- prompts ---------- */
