@@ -89,6 +89,7 @@ def _config_from_args(args: argparse.Namespace):
     overrides = {
         "asr": {"model": getattr(args, "model", None), "beam_size": getattr(args, "beam_size", None)},
         "audio": {"channels": getattr(args, "channels", None)},
+        "diarization": {"agent_speaker": getattr(args, "agent_speaker", None)},
     }
     return cfg.load(getattr(args, "config", None), overrides)
 
@@ -187,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="voicemon-reports", metavar="DIR", help="output directory (default ./voicemon-reports)")
     p.add_argument("--format", default="json,html,csv", help="comma-separated: json,html,csv (default all)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="utterances transcribed at once (default: one per core)")
+    p.add_argument("--agent-speaker", choices=("auto", "first", "second"),
+                   help="on a mono call split into two speakers: which one is the agent (default auto: from the words)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_analyze)

@@ -183,12 +183,35 @@ def _header(report: dict, roles: list[str], series: dict, edges: dict[str, float
         fatal = sum(1 for e in errors if e.get("fatal"))
         banner = (f'<p class="banner">{len(errors)} error(s) during processing'
                   f'{f", {fatal} fatal" if fatal else ""} — see the end of the page.</p>')
+    for warning in as_list(report.get("warnings")):
+        banner += f'<p class="banner">Warning: {_e(warning)}</p>'
     return (f'<header><h1>Call report</h1><div class="src">{_e(report.get("source") or "(unknown source)")}</div>'
             f'<div class="meta"><span>Duration <b>{fmt_time(duration)}</b></span>'
             f'<span>Generated <b>{_e(_generated(report.get("generated_at")))}</b></span>'
             f'<span>Model <b>{_e(model.get("name") or "—")}</b></span>'
-            f'<span>Roles <b>{_e(", ".join(roles) or "—")}</b></span></div>'
+            f'<span>Roles <b>{_e(", ".join(r.capitalize() for r in roles) or "—")}</b></span></div>'
+            f'{_speakers_line(report)}'
             f'<p class="verdict {vcls}">{verdict}</p>{banner}</header>')
+
+
+def _speakers_line(report: dict) -> str:
+    """How a mono call's roles were found: diarization, who is the agent and how sure."""
+    dia = as_dict(report.get("diarization"))
+    if not dia:
+        return ""
+    if dia.get("speakers") != 2:
+        text = (f"Mono call: one voice found (speaker split coherence {num(dia.get('coherence')):.2f}), "
+                "scored as one mixed speaker.")
+    else:
+        choice = as_dict(dia.get("roles"))
+        how = ("set by --agent-speaker" if choice.get("method") == "flag"
+               else f"chosen from the words and turns, confidence {num(choice.get('confidence')) * 100:.0f} %")
+        evidence = ", ".join(str(e) for e in as_list(choice.get("evidence"))[:6])
+        text = (f"Mono call split into two speakers ({_e(str(dia.get('method')))} embeddings). "
+                f"Agent = the {_e(str(choice.get('agent_speaker')))} speaker, {how}"
+                + (f" ({_e(evidence)})." if evidence else "."))
+    return f'<p class="speakers">{text}</p>'
+
 
 
 def _stat_cards(report: dict, roles: list[str], series: dict, edges: dict[str, float]) -> str:

@@ -1,0 +1,190 @@
+"""Diarization of mono calls: the real stereo calls mixed to mono, against their own channels.
+
+For each two-channel call (left = agent, right = customer):
+
+* the channels are averaged into a mono 8 kHz file, the way a mono recorder would have stored it;
+* **DER** — the mono call's diarization (each embedder) against each channel's speech activity
+  (the same speech detector on each channel of the original), with the best speaker mapping;
+  missed speech + false alarm + speaker confusion over reference speech, without a collar and
+  with the usual 0.25 s collar around reference boundaries;
+* **roles** — whether ``analyze`` on the mono file made the left channel's voice the agent;
+* **meter** — per-role peak score and time in each level on the mono file next to the stereo
+  original;
+* **cost** — wall time of the global diarization step and of the whole ``analyze`` of the mono
+  and the stereo file (x real time), and the process's peak RSS.
+
+    .venv/bin/python benchmarks/diarization.py [CALL.wav ...]
+
+Targets (issue 11): DER <= 10 %, roles right on both calls, time at heated/critical within 2 s,
+diarization <= 10 % of analyze time. Writes benchmarks/results/diarization.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from voicemon import config as cfg  # noqa: E402
+from voicemon.asr.transcriber import parallel_transcriber  # noqa: E402
+from voicemon.audio.decode import load_call_audio  # noqa: E402
+from voicemon.audio.diarize import FRAME_S, diarize, speech_frames  # noqa: E402
+from voicemon.audio.embedders import EMBEDDERS  # noqa: E402
+from voicemon.offline import analyze_file  # noqa: E402
+
+CALLS = ROOT.parent / "shared" / "data" / "calls"
+DEFAULT = [CALLS / "auto_repairs_40_stereo.wav", CALLS / "auto_repairs_49_stereo.wav"]
+COLLAR_S = 0.25
+
+
+def der(ref_a: np.ndarray, ref_c: np.ndarray, speech: np.ndarray, labels: np.ndarray, collar_s: float = 0.0) -> dict:
+    """Diarization error rate of one hypothesis against two reference activity tracks.
+
+    Args:
+        ref_a: agent speech per 10 ms frame.
+        ref_c: customer speech per frame.
+        speech: hypothesis speech per frame.
+        labels: hypothesis speaker (0/1) per frame.
+        collar_s: frames this close to a reference speech boundary are not scored.
+
+    Returns:
+        ``der``, its parts (``miss``, ``false_alarm``, ``confusion``, fractions of reference
+        speech) and which hypothesis speaker is the agent under the best mapping.
+    """
+    n = min(len(ref_a), len(ref_c), len(speech))
+    ref_a, ref_c, speech, labels = ref_a[:n], ref_c[:n], speech[:n], labels[:n]
+    scored = np.ones(n, bool)
+    if collar_s > 0:
+        c = int(round(collar_s / FRAME_S))
+        for ref in (ref_a, ref_c):
+            for edge in np.flatnonzero(np.diff(ref.astype(int))):
+                scored[max(0, edge - c + 1):edge + c + 1] = False
+    best = None
+    for agent in (0, 1):
+        hyp_a = speech & (labels == agent)
+        hyp_c = speech & (labels != agent)
+        n_ref = ref_a.astype(int) + ref_c
+        n_hyp = speech.astype(int)
+        correct = (hyp_a & ref_a).astype(int) + (hyp_c & ref_c)
+        miss = np.maximum(0, n_ref - n_hyp)
+        fa = np.maximum(0, n_hyp - n_ref)
+        conf = np.minimum(n_ref, n_hyp) - correct
+        total = n_ref[scored].sum()
+        parts = {k: float(v[scored].sum() / total) for k, v in (("miss", miss), ("false_alarm", fa), ("confusion", conf))}
+        rate = sum(parts.values())
+        if best is None or rate < best["der"]:
+            best = {"der": round(rate, 4), **{k: round(v, 4) for k, v in parts.items()}, "agent_is_speaker": agent}
+    return best
+
+
+def stats_of(report: dict) -> dict:
+    """Per-role peak and time in level of a report."""
+    return {role: {"peak_score": st["peak_score"], "peak_level": st["peak_level"], "time_in_level_s": st["time_in_level_s"]}
+            for role, st in report["stats"]["per_role"].items()}
+
+
+def roles_right(report: dict, ref_a: np.ndarray, ref_c: np.ndarray) -> bool | None:
+    """Whether the mono report's agent speaks where the left (agent) channel does."""
+    segs = [s for s in report["transcript"] if s["role"] == "agent"]
+    if report["roles"] != ["agent", "customer"] or not segs:
+        return None
+    on_a = on_c = 0
+    for s in segs:
+        a, b = int(s["start"] / FRAME_S), int(s["end"] / FRAME_S)
+        on_a += int(ref_a[a:b].sum())
+        on_c += int(ref_c[a:b].sum())
+    return on_a > on_c
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("calls", nargs="*", default=[str(p) for p in DEFAULT])
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "diarization.json"))
+    args = parser.parse_args()
+    calls = [Path(p) for p in args.calls]
+    missing = [str(p) for p in calls if not p.exists()]
+    if missing:
+        print(f"missing: {', '.join(missing)} (the real calls live in ../shared/data/calls)", file=sys.stderr)
+        return 2
+    config = cfg.load(environ={})
+    transcriber, workers = parallel_transcriber(config.asr, 0)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="voicemon_diar_") as td:
+        for path in calls:
+            stereo = load_call_audio(path, config.audio.channels)
+            left, right = stereo.signals["agent"], stereo.signals["customer"]
+            ref_a, ref_c = speech_frames(left, config.segmenter), speech_frames(right, config.segmenter)
+            data, rate = sf.read(path, dtype="float32", always_2d=True)
+            mono_path = Path(td) / f"{path.stem.replace('_stereo', '')}_mono.wav"
+            sf.write(mono_path, data.mean(axis=1), rate, subtype="PCM_16")
+            mono = load_call_audio(mono_path).signals["mixed"]
+            row: dict = {"call": path.name, "duration_s": round(stereo.duration_s, 2), "embedders": {}}
+            for name in EMBEDDERS:
+                options = dataclasses.replace(config.diarization, embedder=name)
+                diarize(mono[:16000 * 5], options, config.segmenter)  # load the model outside the timing
+                d = diarize(mono, options, config.segmenter)
+                row["embedders"][name] = {
+                    "speakers": d.n_speakers, "coherence": round(d.coherence, 3), "cost_s": round(d.cost_s, 3),
+                    "x_realtime": round(stereo.duration_s / d.cost_s, 1),
+                    "der": der(ref_a, ref_c, d.speech, d.labels) if d.n_speakers == 2 else None,
+                    "der_collar_0.25s": der(ref_a, ref_c, d.speech, d.labels, COLLAR_S) if d.n_speakers == 2 else None,
+                }
+            timings = {}
+            reports = {}
+            for kind, p in (("stereo", path), ("mono", mono_path)):
+                started = time.perf_counter()
+                reports[kind] = analyze_file(p, config, transcriber, asr_workers=workers)
+                timings[kind] = time.perf_counter() - started
+            dia = reports["mono"].get("diarization", {})
+            row["analyze"] = {
+                kind: {"wall_s": round(t, 2), "x_realtime": round(stereo.duration_s / t, 1)} for kind, t in timings.items()}
+            row["analyze"]["diarization_s"] = dia.get("cost_s")
+            row["analyze"]["diarization_share"] = round(dia.get("cost_s", 0.0) / timings["mono"], 3)
+            row["roles"] = {"chosen": dia.get("roles"), "right": roles_right(reports["mono"], ref_a, ref_c)}
+            row["meter"] = {"stereo": stats_of(reports["stereo"]), "mono": stats_of(reports["mono"])}
+            hot = {k: {r: round(v["time_in_level_s"]["heated"] + v["time_in_level_s"]["critical"], 2)
+                       for r, v in row["meter"][k].items()} for k in ("stereo", "mono")}
+            row["meter"]["heated_or_critical_s"] = hot
+            results.append(row)
+            emb = row["embedders"][config.diarization.embedder]
+            print(f"{path.name}: {stereo.duration_s:.0f} s")
+            for name, e in row["embedders"].items():
+                d = e["der"] or {}
+                print(f"  {name:13s} speakers {e['speakers']}  DER {d.get('der', float('nan')):.3f} "
+                      f"(miss {d.get('miss', 0):.3f} fa {d.get('false_alarm', 0):.3f} conf {d.get('confusion', 0):.3f})  "
+                      f"collar DER {(e['der_collar_0.25s'] or {}).get('der', float('nan')):.3f}  {e['cost_s']:.2f} s")
+            print(f"  roles right: {row['roles']['right']} ({(dia.get('roles') or {}).get('confidence')})")
+            print(f"  analyze: stereo {timings['stereo']:.1f} s, mono {timings['mono']:.1f} s, "
+                  f"diarization {dia.get('cost_s')} s = {row['analyze']['diarization_share'] * 100:.1f} % of mono")
+            for role in ("agent", "customer"):
+                s, m = row["meter"]["stereo"].get(role, {}), row["meter"]["mono"].get(role, {})
+                print(f"  {role:9s} peak stereo {s.get('peak_score')} mono {m.get('peak_score')}; "
+                      f"heated+critical stereo {hot['stereo'].get(role)} s mono {hot['mono'].get(role)} s")
+            del emb
+    out = {
+        "benchmark": "diarization", "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "config": config.diarization.__dict__, "calls": results,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    print(f"peak RSS {out['peak_rss_mb']} MB -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
