@@ -75,3 +75,10 @@ def test_bad_lexicon_is_a_config_error(tmp_path):
         load_lexicon(str(bad))
     with pytest.raises(ConfigError):
         load_lexicon(str(tmp_path / "missing.toml"))
+
+
+def test_an_intensified_phrase_counts_more(detector):
+    plain = detector.feed(update("customer", "I am frustrated right now"))
+    boosted = detector.feed(update("customer", "I am extremely frustrated right now"))
+    assert [c.kind for c in plain] == [c.kind for c in boosted] == ["anger"]
+    assert boosted[0].weight > plain[0].weight and boosted[0].evidence == "extremely frustrated"

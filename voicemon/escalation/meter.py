@@ -69,8 +69,9 @@ class FusionV3:
         taint_min_weight: escalating word cues of the speaker adding up to at least this weight,
             said while their baseline was still forming, make the meter read their loudness
             against the other party (or the population) too: the baseline may have learned anger.
-        positive_half_life_s: how fast positive words stop damping the voice (shorter than the
-            cues' own half-life: "thanks" a minute ago says nothing about the turn now).
+        valence_half_life_s: how fast the speaker's own words stop gating their voice (shorter
+            than the cues' own half-life: "thanks", or a complaint, a minute ago says little
+            about the turn now).
         other_party_scale_db: while a speaker's baseline is untrusted, their loudness is also
             read against the other party's median level with this sigma (two legs of a call
             arrive at similar levels; a mono mix has one gain for both).
@@ -82,7 +83,7 @@ class FusionV3:
     negative_ref: float
     positive_ref: float
     taint_min_weight: float
-    positive_half_life_s: float
+    valence_half_life_s: float
     other_party_scale_db: float
 
 
@@ -254,9 +255,15 @@ class _RoleMeter:
             contributions.update(voice)
             contributions.update({k: v for k, v in cue_terms.items() if not k.startswith("words:")})
             return sum(contributions.values()), contributions, notes
-        own_negative = sum(v for k, v in self._own_terms(cue_terms).items() if v > 0)
-        own_positive = sum(-c.weight * 0.5 ** (max(0.0, t - c.t) / v3.positive_half_life_s) for c in self.cues
-                           if f"{c.source}:{c.kind}" in POSITIVE_WORD_KINDS and c.role in (self.role, "mixed") and c.weight < 0)
+        own_negative = own_positive = 0.0
+        for c in self.cues:
+            if c.role not in (self.role, "mixed") or c.source not in WORD_SOURCES:
+                continue
+            recent = c.weight * 0.5 ** (max(0.0, t - c.t) / v3.valence_half_life_s)
+            if c.weight > 0:
+                own_negative += recent
+            elif f"{c.source}:{c.kind}" in POSITIVE_WORD_KINDS:
+                own_positive -= recent
         negativity = min(1.0, own_negative / v3.negative_ref)
         positivity = min(1.0, own_positive / v3.positive_ref)
         total_voice = sum(voice.values())
@@ -277,10 +284,6 @@ class _RoleMeter:
             notes.append(f"voice capped at {v3.voice_cap:g}")
         return sum(contributions.values()), contributions, notes
 
-    def _own_terms(self, cue_terms: dict[str, float]) -> dict[str, float]:
-        """Cue terms of word cues this speaker said themselves (not the agent's cues aimed at them)."""
-        own = {f"{c.source}:{c.kind}" for c in self.cues if c.role in (self.role, "mixed") and c.source in WORD_SOURCES}
-        return {k: v for k, v in cue_terms.items() if k in own}
 
     def tick(self, t: float) -> EscalationReading:
         p = self.p

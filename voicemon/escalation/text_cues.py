@@ -3,7 +3,9 @@
 A phrase counts only in context: a category marked ``negatable`` is skipped when a negator
 ("not", "never", "no", any "n't" word) stands in the three words before it ("I'm not angry"), and
 a match that overlaps one of the category's ``unless`` phrases is skipped ("my flight was
-cancelled" is not a threat to cancel).
+cancelled" is not a threat to cancel). An escalating phrase right after an intensifier
+("extremely frustrated", "so sick of") counts :data:`BOOST_FACTOR` times its weight; the
+intensifiers are VADER's booster words (Hutto & Gilbert 2014).
 """
 
 from __future__ import annotations
@@ -46,6 +48,21 @@ class CueCategory:
 NEGATORS = frozenset({"not", "never", "no", "nothing", "hardly", "without", "nor"})
 NEGATION_WINDOW_WORDS = 3
 """A negator this many words or fewer before a phrase negates it."""
+BOOST_FACTOR = 1.3
+"""Weight factor of an escalating phrase right after an intensifier."""
+BOOST_WINDOW_WORDS = 2
+"""An intensifier this many words or fewer before a phrase boosts it."""
+
+
+def _boosters() -> frozenset[str]:
+    try:
+        from vaderSentiment.vaderSentiment import BOOSTER_DICT
+    except ImportError:  # pragma: no cover - vaderSentiment is a core dependency
+        return frozenset({"extremely", "really", "so", "very", "totally", "absolutely", "completely", "utterly"})
+    return frozenset(k for k, v in BOOSTER_DICT.items() if v > 0 and " " not in k)
+
+
+BOOSTERS = _boosters()
 
 def _compile(phrase: str) -> re.Pattern[str]:
     parts = []
@@ -127,11 +144,21 @@ class TextCueDetector:
                     taken.append((m.start(), m.end()))
                     word = _word_at(update.words, starts, m.start())
                     target = update.role if cat.target == "self" or update.role == "mixed" else cat.target
-                    cues.append(Cue(t=word.start, role=update.role, kind=cat.kind, weight=cat.weight,
-                                    evidence=m.group(0), source="text", target=target))
+                    weight, evidence = cat.weight, m.group(0)
+                    booster = _booster(text, m.start()) if cat.weight > 0 else None
+                    if booster:
+                        weight, evidence = round(cat.weight * BOOST_FACTOR, 3), f"{booster} {evidence}"
+                    cues.append(Cue(t=word.start, role=update.role, kind=cat.kind, weight=weight,
+                                    evidence=evidence, source="text", target=target))
                     break
         cues.sort(key=lambda c: c.t)
         return cues
+
+
+def _booster(text: str, start: int) -> str | None:
+    """The intensifier among the few words before character ``start``, if any."""
+    before = text[:start].split()[-BOOST_WINDOW_WORDS:]
+    return next((w for w in reversed(before) if w in BOOSTERS), None)
 
 
 def _negated(text: str, start: int) -> bool:
