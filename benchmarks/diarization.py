@@ -6,7 +6,9 @@ For each two-channel call (left = agent, right = customer):
 * **DER** — the mono call's diarization (each embedder) against each channel's speech activity
   (the same speech detector on each channel of the original), with the best speaker mapping;
   missed speech + false alarm + speaker confusion over reference speech, without a collar and
-  with the usual 0.25 s collar around reference boundaries;
+  with the usual 0.25 s collar around reference boundaries; overlapped speech (both channels
+  active) counts, and is also reported apart (``overlap_share``, ``der_excluding_overlap``):
+  one label per frame cannot cover two voices;
 * **roles** — whether ``analyze`` on the mono file made the left channel's voice the agent;
 * **meter** — per-role peak score and time in each level on the mono file next to the stereo
   original;
@@ -86,8 +88,12 @@ def der(ref_a: np.ndarray, ref_c: np.ndarray, speech: np.ndarray, labels: np.nda
         total = n_ref[scored].sum()
         parts = {k: float(v[scored].sum() / total) for k, v in (("miss", miss), ("false_alarm", fa), ("confusion", conf))}
         rate = sum(parts.values())
+        single = scored & ~(ref_a & ref_c)
+        no_overlap = float((fa + conf + miss)[single].sum() / n_ref[single].sum())
         if best is None or rate < best["der"]:
-            best = {"der": round(rate, 4), **{k: round(v, 4) for k, v in parts.items()}, "agent_is_speaker": agent}
+            best = {"der": round(rate, 4), **{k: round(v, 4) for k, v in parts.items()}, "agent_is_speaker": agent,
+                    "overlap_share": round(float((ref_a & ref_c)[scored].sum() * 2 / total), 4),
+                    "der_excluding_overlap": round(no_overlap, 4)}
     return best
 
 
@@ -165,8 +171,9 @@ def main() -> int:
             for name, e in row["embedders"].items():
                 d = e["der"] or {}
                 print(f"  {name:13s} speakers {e['speakers']}  DER {d.get('der', float('nan')):.3f} "
-                      f"(miss {d.get('miss', 0):.3f} fa {d.get('false_alarm', 0):.3f} conf {d.get('confusion', 0):.3f})  "
-                      f"collar DER {(e['der_collar_0.25s'] or {}).get('der', float('nan')):.3f}  {e['cost_s']:.2f} s")
+                      f"(miss {d.get('miss', 0):.3f}, overlap {d.get('overlap_share', 0):.3f}; fa {d.get('false_alarm', 0):.3f} conf {d.get('confusion', 0):.3f})  "
+                      f"collar DER {(e['der_collar_0.25s'] or {}).get('der', float('nan')):.3f}  "
+                      f"without overlap {d.get('der_excluding_overlap', float('nan')):.3f}  {e['cost_s']:.2f} s")
             print(f"  roles right: {row['roles']['right']} ({(dia.get('roles') or {}).get('confidence')})")
             print(f"  analyze: stereo {timings['stereo']:.1f} s, mono {timings['mono']:.1f} s, "
                   f"diarization {dia.get('cost_s')} s = {row['analyze']['diarization_share'] * 100:.1f} % of mono")
