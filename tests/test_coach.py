@@ -67,3 +67,34 @@ def test_malformed_playbook(tmp_path):
     f.write_text('[[rule]]\nid = "x"\ntext = "t"\ntechnique = "t"\npriority = 1\non_level = "furious"\n')
     with pytest.raises(ConfigError, match="unknown level"):
         load_playbook(str(f))
+
+
+def test_a_blocked_level_prompt_waits_for_the_higher_one_to_expire(coach):
+    coach.on_reading(reading(9.0, "tense"))
+    # the agent recites policy: "Say what you CAN do" (priority 70) is up until 22 s
+    can_do = coach.on_cue(cue("policy", "agent", t=10.0, evidence="it is our policy"), 10.0)
+    assert [p.kind for p in can_do] == ["can_do"]
+    # the caller turns heated while it is up: "Acknowledge the feeling" (60) cannot replace it ...
+    assert coach.on_reading(reading(12.0, "heated")) == []
+    assert coach.on_reading(reading(16.0, "heated", changed=False)) == []
+    # ... and fires once it has expired, since the caller is still heated
+    later = coach.on_reading(reading(can_do[0].expires_at + 0.25, "heated", changed=False))
+    assert [p.kind for p in later] == ["acknowledge"] and "still heated" in later[0].reason
+
+
+def test_a_pending_level_prompt_is_dropped_when_the_caller_calms(coach):
+    coach.on_reading(reading(9.0, "tense"))
+    coach.on_cue(cue("policy", "agent", t=10.0), 10.0)
+    coach.on_reading(reading(12.0, "heated"))
+    assert coach.on_reading(reading(20.0, "tense")) == []  # fell below heated before the expiry
+    assert coach.on_reading(reading(30.0, "tense", changed=False)) == []
+
+
+def test_worried_words_prompt_acknowledge_the_feeling(coach):
+    prompts = coach.on_cue(cue("distress", "customer", t=5.0, evidence="i'm so worried"), 5.0)
+    assert [p.text for p in prompts] == ["Acknowledge the feeling"]
+
+
+def test_insults_not_situational_swearing_prompt_a_boundary(coach):
+    assert coach.on_cue(cue("profanity", "customer", evidence="this damn printer"), 5.0) == []
+    assert [p.kind for p in coach.on_cue(cue("insult", "customer", evidence="you're useless"), 6.0)] == ["boundary"]
