@@ -133,12 +133,14 @@ def test_a_baseline_never_learns_effort_far_above_the_population():
 
     priors = {"loudness": FeaturePrior(-26.0, 6.0, 2.5), "hammarberg": FeaturePrior(19.0, 6.0, 1.5, 3.7)}
     b = RobustBaseline(priors, baseline_voiced_s=20.0, adapt_half_life_s=120.0)
-    shouting = {"loudness": -8.0, "hammarberg": 18.0}  # 3 population sigma louder
+    shouting = {"loudness": -20.0, "hammarberg": -1.0}  # spectrum 3.3 population sigma flatter
     for _ in range(40):
         assert not b.update(shouting, 0.2, b.z(shouting), b.z_prior(shouting))
-    assert b.state == "prior" and b.z(shouting)["loudness"] == pytest.approx(3.0)
-    ordinary = {"loudness": -24.0, "hammarberg": 18.0}
+    assert b.state == "prior" and b.z(shouting)["hammarberg"] == pytest.approx(-20 / 6)
+    ordinary = {"loudness": -20.0, "hammarberg": 15.0}
     assert b.update(ordinary, 0.2, b.z(ordinary), b.z_prior(ordinary))
+    hot_line = {"loudness": -6.0, "hammarberg": 15.0}  # a loud line is not effort: learned
+    assert b.update(hot_line, 0.2, b.z(hot_line), b.z_prior(hot_line))
 
 
 def words(text, t0=1.0):

@@ -134,9 +134,10 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
             run = run_signal(signals, config, params, transcriber, asr_workers)
             role = judged_role(call, run.roles)
             events = interpret(run, config, params)
+            events_v2 = interpret(run, config, previous)
             readings = {
                 "meter": readings_of(events, role),
-                "meter_v2": readings_of(interpret(run, config, previous), role),
+                "meter_v2": readings_of(events_v2, role),
                 "baseline": [r for r in bare_meter(run, baseline_params(params), config.meter.readings_hz) if r.role == role],
             }
             resolved = call.path.resolve()
@@ -145,9 +146,10 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
             for system, rs in readings.items():
                 row[system] = call_figures(call.intervals, [r.t for r in rs], [r.level for r in rs], period_s, run.duration_s)
                 row[system]["peak_score"] = round(max((r.score for r in rs), default=0.0), 2)
-            row["meter"]["heated_s_by_party"] = {
-                r: round(sum(period_s for x in readings_of(events, r) if metrics.level_index(x.level) >= HEATED), 2)
-                for r in run.roles}
+            for system, evs in (("meter", events), ("meter_v2", events_v2)):
+                row[system]["heated_s_by_party"] = {
+                    r: round(sum(period_s for x in readings_of(evs, r) if metrics.level_index(x.level) >= HEATED), 2)
+                    for r in run.roles}
             rows.append(row)
             done += 1
             if progress:

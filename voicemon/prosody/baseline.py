@@ -11,10 +11,10 @@ uncertainty of that median, so early z-scores stay conservative; with nothing he
 reference is the population prior itself. Once ``PARTIAL_GATE_AFTER_S`` seconds have been
 heard, frames that already look unusual for this speaker (|z| >= ``PARTIAL_GATE_Z`` on any
 feature) are not learned, so a caller who gets angry early does not turn anger into the
-baseline. Frames whose vocal effort is already far above the population (|z| >= ``PRIOR_GATE_Z``
-against the population prior on a feature of :data:`EFFORT_DIRECTIONS`, in its escalating
-direction) are never learned while the baseline forms, from the first frame on, so a caller
-who shouts from the first word keeps the population prior as reference. After
+baseline. Frames whose vocal effort is already extreme against the population (|z| >=
+``PRIOR_GATE_Z`` against the population prior on a feature of :data:`EFFORT_DIRECTIONS`, in its
+escalating direction) are never learned while the baseline forms, from the first frame on, so
+a caller who shouts from the first word does not make shouting their normal. After
 ``baseline_voiced_s`` the reference is frozen and then adapts slowly
 (half-life in voiced seconds), and only on frames that look ordinary for this speaker
 (|z| < ``ADAPT_MAX_Z`` on every feature), so a long escalation does not become the new normal.
@@ -33,12 +33,14 @@ PARTIAL_GATE_Z = 2.5
 """While the baseline forms, frames this unusual on any feature are not learned..."""
 PARTIAL_GATE_AFTER_S = 3.0
 """...once this many voiced seconds have been heard."""
-PRIOR_GATE_Z = 2.5
+PRIOR_GATE_Z = 3.0
 """While the baseline forms, a frame this far above the population prior in vocal effort is not
-learned, from the first frame on (a caller angry from the first word)..."""
-EFFORT_DIRECTIONS = {"loudness": 1.0, "hammarberg": -1.0}
-"""...on these level-robust effort features (sign: +1 = higher is more effort). Pitch (sex-
-dependent) and harmonicity (falls on noisy lines for everyone) are not used for this gate."""
+learned, from the first frame on (a caller shouting from the first word)..."""
+EFFORT_DIRECTIONS = {"hammarberg": -1.0}
+"""...on these level-independent effort features (sign: +1 = higher is more effort). Not loudness
+(its population prior is a line level: on a hot line the gate would keep a speaker's louder
+frames out of their baseline and bias it low; measured: 53 s heated on a civil call at +10 dB),
+not pitch (sex-dependent), not harmonicity (lower for everyone on a noisy line)."""
 OBSERVATION_S = 1.0
 """Voiced seconds that make one independent observation (frames overlap; windows are ~1 s)."""
 SPREAD_PRIOR_OBS = 4.0
