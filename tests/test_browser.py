@@ -191,9 +191,12 @@ def test_agent_view_and_wall_follow_an_escalating_call(browser, tmp_path):
             "id => document.getElementById('prompt').hidden || document.getElementById('prompt').dataset.promptId !== id",
             arg=no_hold_id, timeout=5_000)
 
-        # The customer's meter reached heated or critical (colour class and word).
+        # The customer's meter reached heated or critical (colour class and word) ...
         seen = page.evaluate("() => window.__levelsSeen")
         assert {"heated", "critical"} & set(seen), seen
+        # ... and says why, split into the voice and the words, with human labels.
+        why = page.inner_text("#caller-why")
+        assert "Voice" in why and "Words" in why, why
         wall.wait_for_selector('.tile[data-call-id="esc-1"]')
         _save(wall, tmp_path, "supervisor_wall.png")
         wall_level = wall.get_attribute('.tile[data-call-id="esc-1"]', "data-level")

@@ -150,3 +150,61 @@ def test_eval_clips_on_three_emodb_speakers_cross_validated(tmp_path):
     assert clean["meter"]["auc_angry_vs_neutral"] > 0.85
     assert (tmp_path / "clips.svg").read_text().startswith("<svg")
     assert "AUC a/n" in res.stdout
+
+
+def test_two_party_calls_put_calm_context_before_every_scored_clip():
+    from voicemon.eval import two_party
+
+    clips = [corpus.Clip(line=i + 2, path=FIXTURES / f"c{i}.wav", label=lab, speaker=spk)
+             for i, (lab, spk) in enumerate([("neutral", "a"), ("neutral", "a"), ("angry", "a"), ("happy", "a"),
+                                            ("neutral", "b"), ("neutral", "b")])]
+    audio = {c.path: _tone(1.5 if c.speaker == "a" else 1.0, 150.0 if c.speaker == "a" else 220.0) for c in clips}
+    opening = [c for c in clips if c.speaker == "a" and c.label == "neutral"]
+    body = [c for c in clips if c.speaker == "a" and c.label != "neutral"]
+    agent = [c for c in clips if c.speaker == "b"]
+    call = two_party.build_two_party_call("a#1", "a", opening, body, agent, "b", lambda c: audio[c.path])
+    assert call.agent.size == call.customer.size
+    phases = [s.phase for s in call.segments]
+    assert phases == ["opening", "opening", "context", "body", "context", "body"]
+    for i, seg in enumerate(call.segments):
+        if seg.phase != "body":
+            continue
+        context = call.segments[i - 1]
+        assert context.clip.label == "neutral" and context.end_s <= seg.start_s
+        # the agent spoke just before the context turn, and nobody speaks over the scored clip
+        a0 = int((context.start_s - 2 * 1.0 - 0.6) * 16000)
+        assert np.abs(call.agent[a0:int(context.start_s * 16000)]).max() > 0.1
+        assert np.abs(call.agent[int(seg.start_s * 16000):int(seg.end_s * 16000)]).max() == 0.0
+        # a scored clip owns its settle pause and nothing of the next agent turn
+        assert seg.span_end_s >= seg.end_s + two_party.SETTLE_S - 0.01
+        nxt = call.segments[i + 1].start_s if i + 1 < len(call.segments) else call.duration_s
+        assert seg.span_end_s <= nxt
+
+
+@pytest.mark.skipif(not (EMODB / "labels.csv").exists(), reason="../shared/data/emodb not present")
+def test_eval_clips_two_party_compares_v3_v2_and_loudness(tmp_path):
+    import csv
+
+    rows = list(csv.DictReader(open(EMODB / "labels.csv")))
+    keep = sorted({r["speaker"] for r in rows})[:3]
+    small = tmp_path / "small.csv"
+    with open(small, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "speaker"])
+        for r in rows:
+            if r["speaker"] in keep:
+                w.writerow([str(EMODB / r["path"]), r["label"], r["speaker"]])
+    out = tmp_path / "two_party.json"
+    res = _voicemon("eval", "clips", str(small), "--two-party", "--transforms", "clean", "--out", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    assert "median onset" in res.stdout and "meter_v2" in res.stdout
+    clean = json.loads(out.read_text())["transforms"]["clean"]
+    assert set(clean) == {"meter", "meter_v2", "baseline", "clips"}
+    scored = clean["clips"]
+    assert len(scored) == sum(1 for r in rows if r["speaker"] in keep)  # every clip scored once, in context
+    assert all(set(c) >= {"meter", "meter_v2", "baseline"} for c in scored)
+    for system in ("meter", "meter_v2"):
+        assert clean[system]["auc_angry_vs_neutral"] > 0.75
+        assert clean[system]["false_alarm_neutral_heated"] <= 0.05
+    lat = [c["meter"]["latency_s"] for c in scored if c["label"] == "angry" and c["meter"]["latency_s"] is not None]
+    assert all(0 < x < 14 for x in lat)
