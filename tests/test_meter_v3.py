@@ -167,3 +167,11 @@ def test_tentative_text_has_no_valence():
     update = words("I hate this so much")
     update = TranscriptUpdate(**{**update.__dict__, "final": False})
     assert WordValence().feed(update) == []
+
+
+def test_the_terminal_view_says_why_in_voice_and_words():
+    from voicemon.live.terminal_view import why_line
+
+    line = why_line({"bias": -2.45, "loudness": 1.6, "pitch": 0.3, "text:anger": 0.9, "words:negative": 0.3})
+    assert line == "Voice +1.9 (louder than their normal) · Words +1.2 (angry words)"
+    assert why_line({"bias": -2.45}) == ""

@@ -97,6 +97,9 @@ class TerminalView:
             trend = "↑" if r.get("trend", 0) > 2 else "↓" if r.get("trend", 0) < -2 else "→"
             bar = colour + "█" * filled + RESET + DIM + "░" * (bar_width - filled) + RESET
             rows.append(f"{label} {bar} {r['score']:5.1f} {colour}{r['level'].upper():<8}{RESET} {trend}")
+            why = why_line(r.get("contributions") or {})
+            if why:
+                rows.append(f"{' ' * 12} {DIM}{why}{RESET}")
         rows.append("")
         if self.prompt and self.prompt.get("expires_at", 1e9) >= self.media_s:
             p = self.prompt
@@ -122,3 +125,18 @@ class TerminalView:
         line = f"{minutes:02d}:{seconds:02d} {who:>8}: {text}"
         line = line if len(line) <= width else line[: width - 1] + "…"
         return line if final else DIM + line + RESET
+
+
+def why_line(contributions: dict) -> str:
+    """``Voice +2.1 (louder than their normal) · Words +1.6 (angry words)``: each group's sum and
+    its largest term, with human labels."""
+    from voicemon.escalation.labels import GROUP_LABELS, grouped
+
+    bits = []
+    for group, items in grouped({k: v for k, v in contributions.items() if isinstance(v, (int, float))}).items():
+        total = sum(v for _, _, v in items)
+        if group == "bias" or abs(total) < 0.05:
+            continue
+        bits.append((group, f"{GROUP_LABELS[group]} {total:+.1f} ({items[0][1]})"))
+    order = ["voice", "words", "conversation"]
+    return " · ".join(text for _, text in sorted(bits, key=lambda b: order.index(b[0])))
