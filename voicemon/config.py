@@ -203,6 +203,35 @@ class DiarizationOptions:
 
 
 @dataclass(frozen=True)
+class RedactOptions:
+    """PII redaction of the transcript, right after ASR; see docs/redaction.md.
+
+    Attributes:
+        enabled: replace PII in every transcript (final and tentative) before anything sees it.
+        entities: what to redact: ``card``, ``cvv``, ``expiry``, ``ssn``, ``phone``, ``email``,
+            ``account``, ``routing``, ``pin``, ``number`` (any other long digit run).
+        context_words: how many words before a number a keyword ("card", "social", ...) counts.
+        min_number_digits: a digit run this long is redacted as ``[NUMBER]`` when no other rule
+            names it (0 = never).
+        trailing_min_digits: the same for a run at the very end of an utterance, whose rest may
+            follow in the next one (0 = never).
+        carry_words: words of a party's previous utterance kept (in memory only) as context.
+        carry_gap_s: the previous utterance is no context after this much silence.
+        audio_pad_ms: silence added either side of each span by ``--redact-audio``.
+    """
+
+    enabled: bool = True
+    entities: tuple[str, ...] = ("card", "cvv", "expiry", "ssn", "phone", "email", "account", "routing", "pin",
+                                 "number")
+    context_words: int = 10
+    min_number_digits: int = 8
+    trailing_min_digits: int = 6
+    carry_words: int = 12
+    carry_gap_s: float = 15.0
+    audio_pad_ms: int = 150
+
+
+@dataclass(frozen=True)
 class Config:
     """Every stage's options."""
 
@@ -215,11 +244,13 @@ class Config:
     coach: CoachOptions = field(default_factory=CoachOptions)
     server: ServerOptions = field(default_factory=ServerOptions)
     diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
+    redact: RedactOptions = field(default_factory=RedactOptions)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective configuration as plain JSON values (the server token is redacted)."""
         out = dataclasses.asdict(self)
         out["audio"]["channels"] = list(self.audio.channels)
+        out["redact"]["entities"] = list(self.redact.entities)
         out["server"]["allowed_origins"] = list(self.server.allowed_origins)
         if out["server"]["token"]:
             out["server"]["token"] = "***"
@@ -299,6 +330,14 @@ def _validate(config: Config) -> None:
     srv = config.server
     if not 0 <= srv.port <= 65535:
         raise ConfigError("server.port must be 0-65535")
+    red = config.redact
+    known = set(RedactOptions.entities)
+    if set(red.entities) - known:
+        raise ConfigError(f"redact.entities: unknown {', '.join(sorted(set(red.entities) - known))} "
+                          f"(known: {', '.join(RedactOptions.entities)})")
+    if (red.context_words < 0 or red.min_number_digits < 0 or red.trailing_min_digits < 0 or red.carry_words < 0
+            or red.carry_gap_s < 0 or red.audio_pad_ms < 0):
+        raise ConfigError("redact: word counts, digit counts, carry_gap_s and audio_pad_ms must be >= 0")
     if srv.max_message_bytes < 1024 or srv.max_calls < 1 or srv.watcher_queue < 10 or srv.max_messages_per_s <= 0:
         raise ConfigError("server limits must be positive (max_message_bytes >= 1024, watcher_queue >= 10)")
 

@@ -40,6 +40,7 @@ from voicemon.events import (
     Word,
 )
 from voicemon.prosody.tracker import ProsodyTracker
+from voicemon.redact.stage import Redactor
 
 if TYPE_CHECKING:
     from voicemon.audio.diarize import SpeakerRouter
@@ -165,6 +166,7 @@ class InterpretStages:
         self.roles = roles
         self.now_s = 0.0
         self.conversation = ConversationCues(roles, config.cues)
+        self.redactor = Redactor(config.redact)
         self.text_cues = TextCueDetector(load_lexicon(config.cues.lexicon))
         self.valence = WordValence()
         self.meter = EscalationMeter(roles, params, config.meter.readings_hz)
@@ -196,7 +198,12 @@ class InterpretStages:
         return out
 
     def feed_asr(self, job: AsrJob, words: list[Word]) -> list[Event]:
-        """Take the words of a finished job (times in media time)."""
+        """Take the words of a finished job (times in media time).
+
+        The words go through the redactor first (DESIGN.md §12): nothing built from them — the
+        update, cues, valence, reports, the feed — ever holds the PII it replaced.
+        """
+        words = self.redactor.feed(job.role, words, final=job.final)
         update = TranscriptUpdate(
             t=round(max(self.now_s, job.end_s), 3), role=job.role, utterance_id=job.utterance_id,
             start=round(words[0].start if words else job.start_s, 3), end=round(words[-1].end if words else job.end_s, 3),

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 from voicemon import __version__
 from voicemon.escalation.meter import MeterParams
 from voicemon.events import LEVELS
+from voicemon.redact.stage import redaction_counts
 
 REPORT_VERSION = 1
 OUTCOME_AFTER_S = 30.0
@@ -149,6 +150,8 @@ def build_report(events: Iterable[dict], meta: dict[str, Any], params: MeterPara
         "readings": [{k: r[k] for k in ("t", "role", "score", "level", "contributions", "parts", "notes") if k in r}
                      for r in readings],
         "stats": stats,
+        "redaction": {"enabled": bool(meta["config"].get("redact", {}).get("enabled", False)),
+                      "counts": redaction_counts(events)},
         "errors": [e for e in events if e["type"] == "error"],
         "events": events,
     }

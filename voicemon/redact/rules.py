@@ -1,0 +1,275 @@
+"""Pattern-and-checksum rules that find PII in a list of words (docs/redaction.md).
+
+Every rule works on what Whisper wrote, after spoken-digit normalisation
+(:mod:`voicemon.redact.spoken`), and returns word spans with a label:
+
+* ``CARD`` — 13–19 digits that pass the Luhn check (any context), or a long digit run after a
+  card keyword ("card", "visa", ...): ASR often drops or mishears one digit, which breaks the
+  checksum, and a card read out after "my card number is" is a card either way.
+* ``CVV``, ``EXPIRY`` — 3–4 digits after their keywords, or right after a card.
+* ``SSN`` — 9 digits after "social"/"SSN", or any valid-looking 9-digit number.
+* ``PHONE`` — 7–15 digits after a phone keyword, or any 10-digit (11 with a leading 1 or 0).
+* ``ACCOUNT``, ``ROUTING``, ``PIN`` — digit runs after their keywords.
+* ``EMAIL`` — written addresses and spoken ones: "john dot smith at gmail dot com",
+  "J -O -H -N at yahoo .com".
+* ``NUMBER`` — any other run of ``min_number_digits`` digits or more (an identifier of some kind).
+
+A run that reaches the end of an utterance is held to shorter lengths (``trailing`` minimums):
+the rest of the number may follow in the next utterance, and what was already sent cannot be
+taken back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from voicemon.redact.spoken import DigitRun, clean, digit_runs
+
+LABELS = ("CARD", "CVV", "EXPIRY", "SSN", "PHONE", "EMAIL", "ACCOUNT", "ROUTING", "PIN", "NUMBER")
+ENTITY_OF_LABEL = {label: label.lower() for label in LABELS}
+
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "card": ("card", "visa", "mastercard", "master card", "amex", "american express", "discover", "debit",
+             "credit", "long number", "card number"),
+    "cvv": ("cvv", "cvc", "cv2", "security code", "three digit", "three digits", "3 digit", "3 digits",
+            "back of the card", "code on the back", "verification code", "cvv code"),
+    "expiry": ("expiry", "expires", "expire", "expiration", "expiring", "exp", "valid through", "valid until",
+               "good through", "good thru", "valid thru", "expiry date"),
+    "ssn": ("social", "ssn", "social security", "social security number"),
+    "phone": ("phone", "cell", "mobile", "telephone", "landline", "call me", "reach me", "call back",
+              "callback", "call you back", "text me", "phone number", "my number"),
+    "account": ("account", "account number", "acct"),
+    "routing": ("routing", "sort code", "aba", "transit number"),
+    "pin": ("pin", "passcode", "pin number"),
+}
+_PHRASES = sorted(((tuple(p.split()), kind) for kind, ps in KEYWORDS.items() for p in ps),
+                  key=lambda x: -len(x[0]))
+
+# (min, max) digits of a run after each kind of keyword; with ``trailing`` the minimum drops to
+# TRAILING_MIN because the rest may come in the next utterance.
+CONTEXT_LENGTHS = {"card": (6, 19), "cvv": (3, 4), "expiry": (3, 6), "ssn": (7, 11), "phone": (7, 15),
+                   "account": (4, 20), "routing": (8, 12), "pin": (4, 6)}
+TRAILING_MIN = {"card": 4, "ssn": 3, "phone": 3, "account": 4, "routing": 4}
+CARD_LENGTHS = (16, 15, 14, 13, 17, 18, 19)
+CARD_FIRST_DIGITS = "23456"
+NEAR_CARD_WORDS = 16
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
+
+TLDS = ("com", "net", "org", "edu", "gov", "io", "co", "uk", "us", "ca", "info", "biz", "me", "de", "fr", "au", "ie")
+_WRITTEN_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+")
+_DOMAIN_WORD = re.compile(r"^[\w\-]*\.(" + "|".join(TLDS) + r")$")
+EMAIL_LINKS = {"dot", "underscore", "dash", "hyphen", "period", "point", "plus"}
+EMAIL_STOP = {"is", "it's", "its", "email", "e-mail", "mail", "address", "my", "me", "that's", "thats", "it",
+              "was", "use", "send", "and", "or", "on", "us", "number", "try", "to", "you", "your", "the",
+              "at", "sure", "yes", "yeah", "okay", "ok", "so", "um", "uh"}
+EMAIL_MAX_LOCAL_WORDS = 3
+EMAIL_MAX_DOMAIN_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Span:
+    """Words ``first..last`` (inclusive) hold one PII entity."""
+
+    first: int
+    last: int
+    label: str
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    """What the rules look for (see :class:`voicemon.config.RedactOptions`)."""
+
+    entities: frozenset[str] = frozenset(ENTITY_OF_LABEL.values())
+    context_words: int = 10
+    min_number_digits: int = 8
+    trailing_min_digits: int = 6
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) checksum of payment card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def ssn_ok(digits: str) -> bool:
+    """A 9-digit number that could be a US Social Security number (SSA's structural rules)."""
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return (len(digits) == 9 and area not in ("000", "666") and area[0] != "9"
+            and group != "00" and serial != "0000")
+
+
+def keyword_hits(words: list[str]) -> list[tuple[int, str]]:
+    """``(index of the keyword's last word, kind)`` for every keyword phrase in ``words``."""
+    hits: list[tuple[int, str]] = []
+    i = 0
+    while i < len(words):
+        for phrase, kind in _PHRASES:
+            if tuple(words[i:i + len(phrase)]) == phrase:
+                # "social security number" is an SSN, not a CVV's "security ..."
+                hits.append((i + len(phrase) - 1, kind))
+                i += len(phrase) - 1
+                break
+        i += 1
+    return hits
+
+
+def _context(hits: list[tuple[int, str]], start: int, window: int) -> str | None:
+    best = None
+    for idx, kind in hits:
+        if start - window <= idx < start:
+            best = kind
+    return best
+
+
+def _card_window(run: DigitRun) -> tuple[int, int] | None:
+    n = len(run.digits)
+    for lo in range(0, n - 12):
+        for length in CARD_LENGTHS:
+            hi = lo + length
+            if hi <= n and run.digits[lo] in CARD_FIRST_DIGITS and luhn_ok(run.digits[lo:hi]):
+                return lo, hi
+    return None
+
+
+def _classify(run: DigitRun, ctx: str | None, near_card: bool, trailing: bool, opts: RuleOptions) -> str | None:
+    n = len(run.digits)
+    if run.money:
+        return None
+    if ctx is not None:
+        lo, hi = CONTEXT_LENGTHS[ctx]
+        if trailing:
+            lo = min(lo, TRAILING_MIN.get(ctx, lo))
+        if lo <= n <= hi:
+            return ctx.upper()
+    if near_card and 3 <= n <= 4:
+        return "EXPIRY" if n == 4 and 1 <= int(run.digits[:2]) <= 12 else "CVV"
+    if n == 9 and ssn_ok(run.digits):
+        return "SSN"
+    if (n == 10 and run.digits[0] in "23456789") or (n == 11 and run.digits[0] in "10"):
+        return "PHONE"
+    if opts.min_number_digits and n >= opts.min_number_digits:
+        return "NUMBER"
+    if trailing and opts.trailing_min_digits and n >= opts.trailing_min_digits:
+        return "NUMBER"
+    return None
+
+
+def _merge_gaps(runs: list[DigitRun], hits: list[tuple[int, str]], window: int) -> list[DigitRun]:
+    """Join two runs that one misheard word splits ("5 5 5 Macon 2 1 2 ...") after a keyword."""
+    out: list[DigitRun] = []
+    for run in runs:
+        prev = out[-1] if out else None
+        ctx = _context(hits, prev.first_word, window) if prev is not None else None
+        if (ctx in ("phone", "ssn", "account", "routing") and run.first_word - prev.last_word == 2
+                and 2 <= len(prev.digits) < CONTEXT_LENGTHS[ctx][0] and len(run.digits) >= 2
+                and len(prev.digits) + len(run.digits) <= CONTEXT_LENGTHS[ctx][1]):
+            out[-1] = DigitRun(prev.digits + run.digits, prev.word_of + run.word_of, prev.first_word,
+                               run.last_word, prev.money or run.money)
+        else:
+            out.append(run)
+    return out
+
+
+def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None) -> list[Span]:
+    """Spans of digit-based entities.
+
+    Args:
+        raw_words: word texts as Whisper wrote them.
+        opts: rule options.
+        trailing_from: a run whose last word is at or after this index reaches the end of the
+            utterance (``None``: no run does).
+    """
+    words = [clean(w) for w in raw_words]
+    hits = keyword_hits(words)
+    runs = _merge_gaps(digit_runs(raw_words), hits, opts.context_words)
+    spans: list[Span] = []
+    last_card_word = -10**9
+
+    def add(run: DigitRun, ctx: str | None) -> None:
+        nonlocal last_card_word
+        trailing = trailing_from is not None and run.last_word >= trailing_from
+        near_card = 0 <= run.first_word - last_card_word <= NEAR_CARD_WORDS
+        label = _classify(run, ctx, near_card, trailing, opts)
+        if label is None:
+            return
+        first = run.first_word
+        if label == "EXPIRY" and first > 0 and words[first - 1] in MONTHS:
+            first -= 1
+        spans.append(Span(first, run.last_word, label))
+        if label == "CARD":
+            last_card_word = run.last_word
+
+    for run in runs:
+        ctx = _context(hits, run.first_word, opts.context_words)
+        window = _card_window(run) if len(run.digits) >= 13 and not run.money else None
+        if window is None:
+            add(run, ctx)
+            continue
+        lo, hi = window
+        if lo >= 3:
+            add(run.sub(0, lo), ctx)
+        spans.append(Span(run.word_of[lo], run.word_of[hi - 1], "CARD"))
+        last_card_word = run.word_of[hi - 1]
+        if hi < len(run.digits):
+            add(run.sub(hi, len(run.digits)), None)
+    return spans
+
+
+def email_spans(raw_words: list[str]) -> list[Span]:
+    """Spans of written and spoken e-mail addresses."""
+    words = [clean(w) for w in raw_words]
+    spans: list[Span] = []
+    for i, raw in enumerate(raw_words):
+        if _WRITTEN_EMAIL.search(raw):
+            spans.append(Span(i, i, "EMAIL"))
+    for at, word in enumerate(words):
+        if word not in ("at", "@") or at == 0:
+            continue
+        end = None
+        for j in range(at + 1, min(len(words), at + 1 + EMAIL_MAX_DOMAIN_WORDS)):
+            stripped = raw_words[j].strip().rstrip(".,;:!?").lower()
+            if _DOMAIN_WORD.match(stripped):
+                end = j
+                break
+            if words[j] in TLDS and j > at + 1 and words[j - 1] in ("dot", "period", "point"):
+                end = j
+                break
+        if end is None:
+            continue
+        start, plain = at, 0
+        k = at - 1
+        while k >= 0:
+            w = words[k]
+            if not w or w in EMAIL_STOP:
+                break
+            if not (len(w) == 1 or w in EMAIL_LINKS or w.isdigit()):
+                plain += 1
+                if plain > EMAIL_MAX_LOCAL_WORDS:
+                    break
+            start = k
+            k -= 1
+        if start < at:
+            spans.append(Span(start, end, "EMAIL"))
+    return spans
+
+
+def find_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None) -> list[Span]:
+    """Every PII span in ``raw_words``, sorted and without overlaps (the earlier/longer wins)."""
+    found = [s for s in number_spans(raw_words, opts, trailing_from) + email_spans(raw_words)
+             if ENTITY_OF_LABEL[s.label] in opts.entities]
+    found.sort(key=lambda s: (s.first, -(s.last - s.first)))
+    out: list[Span] = []
+    for span in found:
+        if out and span.first <= out[-1].last:
+            if span.last > out[-1].last:
+                out[-1] = Span(out[-1].first, span.last, out[-1].label)
+            continue
+        out.append(span)
+    return out
