@@ -37,7 +37,10 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def judged_role(call: LabelledCall, roles: tuple[str, ...]) -> str:
-    """Whose meter a call is judged on: the CSV's role, else the caller."""
+    """Whose meter a call is judged on: the CSV's role, else the caller (``mixed`` on a mono call
+    that diarization split into two speakers means its customer)."""
+    if call.role == "mixed" and "customer" in roles:
+        return "customer"
     if call.role is not None:
         if call.role not in roles:
             from voicemon.errors import VoicemonError
@@ -127,11 +130,11 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
         rows = []
         for i, call in enumerate(calls):
             try:
-                audio = load_call_audio(call.path, config.audio.channels)
+                audio = load_call_audio(call.path, config.audio.channels, config.diarization.dual_mono_correlation)
             except VoicemonError as exc:
                 raise VoicemonError(f"{csv_path}:{call.line}: {exc}") from exc
             signals = {role: transforms.apply(t_name, x, seed=transforms.NOISE_SEED + i) for role, x in audio.signals.items()}
-            run = run_signal(signals, config, params, transcriber, asr_workers)
+            run = run_signal(signals, config, params, transcriber, asr_workers, diarize=True)
             role = judged_role(call, run.roles)
             events = interpret(run, config, params)
             events_v2 = interpret(run, config, previous)
@@ -142,7 +145,8 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
             }
             resolved = call.path.resolve()
             path = resolved.relative_to(root) if resolved.is_relative_to(root) else os.path.normpath(call.path)
-            row = {"path": str(path), "role": role, "intervals": [list(iv) for iv in call.intervals]}
+            row = {"path": str(path), "role": role, "intervals": [list(iv) for iv in call.intervals],
+                   "diarized": run.diarized}
             for system, rs in readings.items():
                 row[system] = call_figures(call.intervals, [r.t for r in rs], [r.level for r in rs], period_s, run.duration_s)
                 row[system]["peak_score"] = round(max((r.score for r in rs), default=0.0), 2)
@@ -165,5 +169,5 @@ def civil_runs(csv_path: str | Path, config: Config, params: MeterParams) -> lis
     escalation: the calibration's "every party stays below heated" constraint."""
     from voicemon.audio.decode import load_call_audio
 
-    return [run_signal(load_call_audio(call.path, config.audio.channels).signals, config, params)
+    return [run_signal(load_call_audio(call.path, config.audio.channels, config.diarization.dual_mono_correlation).signals, config, params, diarize=True)
             for call in read_calls_csv(csv_path) if not call.intervals]

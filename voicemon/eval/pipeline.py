@@ -46,6 +46,7 @@ class SignalRun:
         duration_s: audio length.
         signal_cpu_s: CPU time spent in the signal stages.
         asr_s: time spent transcribing.
+        diarized: a mono call split into agent and customer (as ``voicemon analyze`` does).
     """
 
     roles: tuple[str, ...]
@@ -54,6 +55,7 @@ class SignalRun:
     duration_s: float
     signal_cpu_s: float
     asr_s: float = 0.0
+    diarized: bool = False
 
     def frames(self) -> list[ProsodyFrame]:
         """Every prosody frame, in time order."""
@@ -61,7 +63,7 @@ class SignalRun:
 
 
 def run_signal(signals: dict[str, np.ndarray], config: Config, params: MeterParams,
-               transcriber=None, asr_workers: int = 1) -> SignalRun:
+               transcriber=None, asr_workers: int = 1, diarize: bool = False) -> SignalRun:
     """Segment, measure and (optionally) transcribe one call.
 
     Args:
@@ -70,6 +72,9 @@ def run_signal(signals: dict[str, np.ndarray], config: Config, params: MeterPara
         params: meter parameters (the prosody priors come from here).
         transcriber: a :class:`~voicemon.asr.transcriber.Transcriber`, or None to skip ASR.
         asr_workers: utterances transcribed at once.
+        diarize: split a mono call into agent and customer first, exactly as ``voicemon analyze``
+            does (:mod:`voicemon.offline`); the agent is chosen from the words (the first
+            speaker without transcription), or as ``diarization.agent_speaker`` says.
 
     Returns:
         The recorded steps and, with a transcriber, each job's words.
@@ -78,17 +83,53 @@ def run_signal(signals: dict[str, np.ndarray], config: Config, params: MeterPara
 
     roles = call_roles(list(signals))
     audio = DecodedAudio(signals=signals, source_rate_hz=SAMPLE_RATE_HZ, source_channels=len(signals), source_format="eval")
-    signal = SignalStages(roles, config, params)
+    router = None
+    if diarize:
+        from voicemon.audio.diarize import SpeakerRouter
+        from voicemon.offline import plan_speakers
+
+        dia = plan_speakers(audio, config)
+        if dia is not None and dia.n_speakers == 2:
+            roles = ("agent", "customer")
+            router = SpeakerRouter(dia, roles)
+    signal = SignalStages(roles, config, params, router)
     started = time.process_time()
     steps = [signal.feed(chunk) for chunk in iter_chunks(audio, config.audio.chunk_ms)]
     steps.append(signal.flush())
     signal_cpu_s = time.process_time() - started
-    if transcriber is None:
+    words = None
+    asr_s = 0.0
+    if transcriber is not None:
+        started = time.perf_counter()
+        words = transcribe_jobs([j for s in steps for j in s.jobs], transcriber, asr_workers)
+        asr_s = time.perf_counter() - started
+    if router is not None:
+        steps, words = _assign_agent(steps, words, config)
+    if words is None:
         steps = [Step(events=s.events, jobs=[], watermark_s=s.watermark_s) for s in steps]
-        return SignalRun(roles, steps, None, audio.duration_s, signal_cpu_s)
-    started = time.perf_counter()
-    words = transcribe_jobs([j for s in steps for j in s.jobs], transcriber, asr_workers)
-    return SignalRun(roles, steps, words, audio.duration_s, signal_cpu_s, time.perf_counter() - started)
+    return SignalRun(roles, steps, words, audio.duration_s, signal_cpu_s, asr_s, diarized=router is not None)
+
+
+def _assign_agent(steps: list[Step], words: dict | None, config: Config) -> tuple[list[Step], dict | None]:
+    """Relabel a diarized call's steps (and words) if the second speaker is the agent."""
+    from voicemon.audio.speaker_roles import choose_agent
+    from voicemon.session import swap_roles
+
+    texts: dict[str, list[str]] = {"agent": [], "customer": []}
+    for step in steps:
+        for job in step.jobs:
+            ws = (words or {}).get(job.job_id)
+            if ws and not isinstance(ws, Exception):
+                texts[job.role].extend(w.text for w in ws)
+    choice = choose_agent((" ".join(texts["agent"]), " ".join(texts["customer"])), config.diarization.agent_speaker)
+    if choice.agent_speaker != 1:
+        return steps, words
+    swap = {"agent": "customer", "customer": "agent"}
+    swapped = [swap_roles(s, swap) for s in steps]
+    if words is not None:
+        words = {new.job_id: words[old.job_id] for b, a in zip(steps, swapped) for old, new in zip(b.jobs, a.jobs)
+                 if old.job_id in words}
+    return swapped, words
 
 
 def transcribe_jobs(jobs: list[AsrJob], transcriber, workers: int) -> dict[str, list[Word] | Exception]:
