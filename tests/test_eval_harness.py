@@ -121,8 +121,8 @@ def test_eval_rejects_bad_input_with_one_line(tmp_path):
     assert res.returncode == 2 and "unknown transform radio" in res.stderr
 
 
-@pytest.mark.skipif(not (EMODB / "labels.csv").exists(), reason="../shared/data/emodb not present")
-def test_eval_clips_on_three_emodb_speakers_cross_validated(tmp_path):
+def _three_emodb_speakers(tmp_path):
+    """A clip CSV of the first three EmoDB speakers: (all rows, their speakers, CSV path)."""
     import csv
 
     rows = list(csv.DictReader(open(EMODB / "labels.csv")))
@@ -134,6 +134,12 @@ def test_eval_clips_on_three_emodb_speakers_cross_validated(tmp_path):
         for r in rows:
             if r["speaker"] in keep:
                 w.writerow([str(EMODB / r["path"]), r["label"], r["speaker"]])
+    return rows, keep, small
+
+
+@pytest.mark.skipif(not (EMODB / "labels.csv").exists(), reason="../shared/data/emodb not present")
+def test_eval_clips_on_three_emodb_speakers_cross_validated(tmp_path):
+    rows, keep, small = _three_emodb_speakers(tmp_path)
     out = tmp_path / "clips.json"
     res = _voicemon("eval", "clips", str(small), "--transforms", "clean,telephone", "--cv", "--out", str(out), "-q")
     assert res.returncode == 0, res.stderr
@@ -183,17 +189,7 @@ def test_two_party_calls_put_calm_context_before_every_scored_clip():
 
 @pytest.mark.skipif(not (EMODB / "labels.csv").exists(), reason="../shared/data/emodb not present")
 def test_eval_clips_two_party_compares_v3_v2_and_loudness(tmp_path):
-    import csv
-
-    rows = list(csv.DictReader(open(EMODB / "labels.csv")))
-    keep = sorted({r["speaker"] for r in rows})[:3]
-    small = tmp_path / "small.csv"
-    with open(small, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["path", "label", "speaker"])
-        for r in rows:
-            if r["speaker"] in keep:
-                w.writerow([str(EMODB / r["path"]), r["label"], r["speaker"]])
+    rows, keep, small = _three_emodb_speakers(tmp_path)
     out = tmp_path / "two_party.json"
     res = _voicemon("eval", "clips", str(small), "--two-party", "--transforms", "clean", "--out", str(out), "-q")
     assert res.returncode == 0, res.stderr

@@ -25,7 +25,7 @@ from voicemon.config import Config
 from voicemon.escalation.meter import MeterParams
 from voicemon.eval import metrics, transforms
 from voicemon.eval.corpus import (
-    NEUTRAL_LABEL, POSITIVE_LABEL, Clip, PseudoCall, build_pseudo_call, load_clip_mono, plan_pseudo_calls,
+    NEUTRAL_LABEL, POSITIVE_LABEL, PseudoCall, build_pseudo_call, cached_clip_loader, plan_pseudo_calls,
     read_clips_csv,
 )
 from voicemon.eval.pipeline import SignalRun, bare_meter, baseline_params, interpret, readings_of, run_signal
@@ -164,19 +164,8 @@ def prepare_corpus(csv_path: str | Path, config: Config, params: MeterParams, *,
     Raises:
         VoicemonError: a bad CSV row or unreadable clip (the message names the row).
     """
-    from voicemon.errors import VoicemonError
-
     clips = read_clips_csv(csv_path)
-    cache: dict[Path, object] = {}
-
-    def load(clip: Clip):
-        if clip.path not in cache:
-            try:
-                cache[clip.path] = load_clip_mono(clip.path)
-            except VoicemonError as exc:
-                raise VoicemonError(f"{csv_path}:{clip.line}: {exc}") from exc
-        return cache[clip.path]
-
+    load = cached_clip_loader(csv_path)
     calls = [build_pseudo_call(name, speaker, opening, body, load, gap_s)
              for name, speaker, opening, body in plan_pseudo_calls(clips, folds, seed)]
     missing_opening = sorted({c.speaker for c in calls if not any(s.phase == "opening" for s in c.segments)})

@@ -288,3 +288,22 @@ def load_clip_mono(path: Path) -> np.ndarray:
     audio = load_call_audio(path)
     signals = list(audio.signals.values())
     return signals[0] if len(signals) == 1 else (signals[0] + signals[1]) / 2.0
+
+
+def cached_clip_loader(csv_path: str | Path) -> Callable[[Clip], np.ndarray]:
+    """A clip reader that decodes each file once and names the CSV line of an unreadable one.
+
+    Raises (when called):
+        VoicemonError: ``<csv>:<line>: <why>``.
+    """
+    cache: dict[Path, np.ndarray] = {}
+
+    def load(clip: Clip) -> np.ndarray:
+        if clip.path not in cache:
+            try:
+                cache[clip.path] = load_clip_mono(clip.path)
+            except VoicemonError as exc:
+                raise VoicemonError(f"{csv_path}:{clip.line}: {exc}") from exc
+        return cache[clip.path]
+
+    return load

@@ -30,7 +30,7 @@ from voicemon.config import Config
 from voicemon.escalation.meter import MeterParams
 from voicemon.eval import metrics, transforms
 from voicemon.eval.corpus import (
-    NEUTRAL_LABEL, POSITIVE_LABEL, Clip, Segment, load_clip_mono, plan_pseudo_calls, read_clips_csv,
+    NEUTRAL_LABEL, POSITIVE_LABEL, Clip, Segment, cached_clip_loader, plan_pseudo_calls, read_clips_csv,
 )
 from voicemon.eval.pipeline import SignalRun, bare_meter, baseline_params, interpret, readings_of, run_signal
 
@@ -159,15 +159,7 @@ def prepare_two_party(csv_path: str | Path, config: Config, params: MeterParams,
     from voicemon.errors import VoicemonError
 
     clips = read_clips_csv(csv_path)
-    cache: dict[Path, np.ndarray] = {}
-
-    def load(clip: Clip) -> np.ndarray:
-        if clip.path not in cache:
-            try:
-                cache[clip.path] = load_clip_mono(clip.path)
-            except VoicemonError as exc:
-                raise VoicemonError(f"{csv_path}:{clip.line}: {exc}") from exc
-        return cache[clip.path]
+    load = cached_clip_loader(csv_path)
 
     speakers = sorted({c.speaker for c in clips if c.label == NEUTRAL_LABEL})
     if len(speakers) < 2:
