@@ -117,6 +117,9 @@ def test_a_trailing_run_is_redacted_sooner():
     assert redacted("so the first digits are 4532 01") == "so the first digits are 4532 01"
     assert redacted("so the first digits are 4532 01", trailing=True) == "so the first digits are [NUMBER]"
     assert redacted("my card number is 4532", trailing=True) == "my card number is [CARD]"
+    # an utterance that is mostly a number being read out
+    assert redacted("right 6 0 1 1", trailing=True) == "right [NUMBER]"
+    assert redacted("after 4", trailing=True) == "after 4"
 
 
 def test_entities_can_be_chosen():
@@ -137,11 +140,22 @@ def test_stage_keeps_word_times_and_carries_context_across_utterances():
     assert (first[-1].start, first[-1].end) == (1.2, 1.75)  # the span keeps its words' times
     second = red.feed("customer", words_of("1283 0366 thanks", 3.0))
     assert [w.text for w in second] == ["[CARD]", "thanks"]
-    # the agent's context is the agent's own
-    assert [w.text for w in red.feed("agent", words_of("1283 thanks", 4.0))] == ["1283", "thanks"]
+    # the customer's card is the context of the agent's next words too (reading digits back)
+    assert [w.text for w in red.feed("agent", words_of("1283 thanks", 4.0))] == ["[EXPIRY]", "thanks"]
     # e-mail split across utterances
     red.feed("customer", words_of("it's john dot smith", 6.0))
     assert [w.text for w in red.feed("customer", words_of("at gmail dot com", 8.0))] == ["[EMAIL]"]
+
+
+def test_the_other_partys_question_is_context():
+    red = Redactor(RedactOptions())
+    assert [w.text for w in red.feed("customer", words_of("I said 6 0 1", 0.0))] == ["I", "said", "6", "0", "1"]
+    red.feed("agent", words_of("what is the card number", 2.0))
+    assert [w.text for w in red.feed("customer", words_of("right 6 0 1 1", 4.0))] == ["right", "[CARD]"]
+    # digits of two parties never join into one number
+    red2 = Redactor(RedactOptions())
+    red2.feed("agent", words_of("so 4532", 0.0))
+    assert [w.text for w in red2.feed("customer", words_of("0151 okay", 2.0))] == ["0151", "okay"]
 
 
 def test_tentative_text_does_not_change_the_context():

@@ -67,6 +67,9 @@ class AsrOptions:
         encoder_context_s: shortest encoder window for an utterance; Whisper normally pads
             every input to 30 s, which makes a 2 s utterance cost as much as 30 s. 0 keeps the
             full window. See docs/meter.md#speed for the measurements behind the default.
+        loop_guard: what to do with a decoding loop ("Um. Um. Um." x100): ``redecode`` (decode
+            again with a repetition penalty, then cut what still loops), ``cut`` (keep one copy
+            of the repeated words) or ``off``.
     """
 
     model: str | None = None
@@ -75,6 +78,7 @@ class AsrOptions:
     cpu_threads: int = 0
     language: str = "en"
     encoder_context_s: float = 10.0
+    loop_guard: str = "redecode"
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("audio.chunk_ms must be between 10 and 1000")
     if config.asr.encoder_context_s and not 5.0 <= config.asr.encoder_context_s <= 30.0:
         raise ConfigError("asr.encoder_context_s must be 0 (full 30 s window) or between 5 and 30 s")
+    if config.asr.loop_guard not in ("redecode", "cut", "off"):
+        raise ConfigError(f"asr.loop_guard must be redecode, cut or off, not {config.asr.loop_guard!r}")
     if config.asr.beam_size < 1:
         raise ConfigError("asr.beam_size must be at least 1")
     if not 0.5 <= config.meter.readings_hz <= 50:

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from voicemon.asr.loops import cut_loops, find_loops
 from voicemon.asr.model_resolution import ResolvedModel, resolve_model
 from voicemon.config import AsrOptions
 from voicemon.errors import ModelUnavailableError
@@ -60,6 +61,7 @@ def _install_short_context() -> bool:
         fwt._voicemon_patched = True
         return True
 NO_SPEECH_PROB_MAX = 0.6
+REDECODE_REPETITION_PENALTY = 1.3
 LOGPROB_MIN = -1.0
 
 
@@ -94,6 +96,8 @@ class WhisperTranscriber:
         self._model = None
         self._lock = threading.Lock()
         self._short_context = bool(self.options.encoder_context_s) and _install_short_context()
+        self.loops_found = 0
+        """Utterances whose first decoding looped (see :mod:`voicemon.asr.loops`)."""
 
     def load(self):
         """Load the model now (otherwise it loads on the first transcription).
@@ -129,9 +133,24 @@ class WhisperTranscriber:
 
         Returns:
             Recognised words, times relative to ``samples[0]``; empty for silence or noise.
+            With ``loop_guard`` on, a decoding that loops (:func:`~voicemon.asr.loops.find_loops`)
+            is decoded again with a repetition penalty (``redecode``) and what still loops is cut
+            to one copy (``redecode`` and ``cut``).
         """
         if len(samples) < MIN_SPEECH_S * SAMPLE_RATE_HZ or not np.any(samples):
             return []
+        words = self._decode(samples)
+        guard = self.options.loop_guard
+        if guard != "off" and find_loops(words):
+            self.loops_found += 1
+            if guard == "redecode":
+                # A deterministic second try: the same greedy decoding with a repetition penalty
+                # (measured in benchmarks/transcripts.py), and cut whatever still loops.
+                words = self._decode(samples, repetition_penalty=REDECODE_REPETITION_PENALTY)
+            words = cut_loops(words)
+        return words
+
+    def _decode(self, samples: np.ndarray, repetition_penalty: float = 1.0) -> list[Word]:
         model = self.load()
         min_frames = int(self.options.encoder_context_s * FRAMES_PER_S) if self._short_context else 0
         _context.min_frames = min_frames
@@ -145,6 +164,7 @@ class WhisperTranscriber:
                 # Greedy/beam decoding only: Whisper's temperature fallback samples at random, so
                 # the same audio could give different text (and a different report) each run.
                 temperature=0.0,
+                repetition_penalty=repetition_penalty,
                 vad_filter=False,
             )
             segments = list(segments)  # the generator does the work: run it inside the context

@@ -37,7 +37,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "expiry": ("expiry", "expires", "expire", "expiration", "expiring", "exp", "valid through", "valid until",
                "good through", "good thru", "valid thru", "expiry date"),
     "ssn": ("social", "ssn", "social security", "social security number"),
-    "phone": ("phone", "cell", "mobile", "telephone", "landline", "call me", "reach me", "call back",
+    "phone": ("phone", "cell", "mobile", "contact number", "telephone", "landline", "call me", "reach me", "call back",
               "callback", "call you back", "text me", "phone number", "my number"),
     "account": ("account", "account number", "acct"),
     "routing": ("routing", "sort code", "aba", "transit number"),
@@ -54,16 +54,21 @@ TRAILING_MIN = {"card": 4, "ssn": 3, "phone": 3, "account": 4, "routing": 4}
 CARD_LENGTHS = (16, 15, 14, 13, 17, 18, 19)
 CARD_FIRST_DIGITS = "23456"
 NEAR_CARD_WORDS = 16
+READ_OUT_MIN_DIGITS = 4
+READ_OUT_SHARE = 0.6
+"""A trailing run of 4+ digits holding 60 % of its utterance's words is a number read out."""
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 
+TURN = "<turn>"
+"""A word that separates two parties' words in a context list (ends digit runs and e-mails)."""
 TLDS = ("com", "net", "org", "edu", "gov", "io", "co", "uk", "us", "ca", "info", "biz", "me", "de", "fr", "au", "ie")
 _WRITTEN_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+")
 _DOMAIN_WORD = re.compile(r"^[\w\-]*\.(" + "|".join(TLDS) + r")$")
 EMAIL_LINKS = {"dot", "underscore", "dash", "hyphen", "period", "point", "plus"}
 EMAIL_STOP = {"is", "it's", "its", "email", "e-mail", "mail", "address", "my", "me", "that's", "thats", "it",
               "was", "use", "send", "and", "or", "on", "us", "number", "try", "to", "you", "your", "the",
-              "at", "sure", "yes", "yeah", "okay", "ok", "so", "um", "uh"}
+              "at", "sure", "yes", "yeah", "okay", "ok", "so", "um", "uh", TURN}
 EMAIL_MAX_LOCAL_WORDS = 3
 EMAIL_MAX_DOMAIN_WORDS = 4
 
@@ -177,7 +182,8 @@ def _merge_gaps(runs: list[DigitRun], hits: list[tuple[int, str]], window: int) 
     return out
 
 
-def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None) -> list[Span]:
+def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None,
+                 current_from: int = 0) -> list[Span]:
     """Spans of digit-based entities.
 
     Args:
@@ -185,6 +191,7 @@ def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | N
         opts: rule options.
         trailing_from: a run whose last word is at or after this index reaches the end of the
             utterance (``None``: no run does).
+        current_from: index of the utterance's first word (the words before it are context).
     """
     words = [clean(w) for w in raw_words]
     hits = keyword_hits(words)
@@ -197,6 +204,10 @@ def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | N
         trailing = trailing_from is not None and run.last_word >= trailing_from
         near_card = 0 <= run.first_word - last_card_word <= NEAR_CARD_WORDS
         label = _classify(run, ctx, near_card, trailing, opts)
+        own_words = run.last_word - max(run.first_word, current_from) + 1
+        if (label is None and trailing and len(run.digits) >= READ_OUT_MIN_DIGITS
+                and own_words >= READ_OUT_SHARE * (len(raw_words) - current_from)):
+            label = "NUMBER"  # an utterance that is mostly digits is a number being read out
         if label is None:
             return
         first = run.first_word
@@ -260,9 +271,13 @@ def email_spans(raw_words: list[str]) -> list[Span]:
     return spans
 
 
-def find_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None) -> list[Span]:
-    """Every PII span in ``raw_words``, sorted and without overlaps (the earlier/longer wins)."""
-    found = [s for s in number_spans(raw_words, opts, trailing_from) + email_spans(raw_words)
+def find_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None,
+               current_from: int = 0) -> list[Span]:
+    """Every PII span in ``raw_words``, sorted and without overlaps (the earlier/longer wins).
+
+    See :func:`number_spans` for ``trailing_from`` and ``current_from``.
+    """
+    found = [s for s in number_spans(raw_words, opts, trailing_from, current_from) + email_spans(raw_words)
              if ENTITY_OF_LABEL[s.label] in opts.entities]
     found.sort(key=lambda s: (s.first, -(s.last - s.first)))
     out: list[Span] = []

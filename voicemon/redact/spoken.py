@@ -87,6 +87,17 @@ def _word_digits(raw: str) -> tuple[str, str, bool]:
     return "other", "", False
 
 
+_SPLIT = re.compile(r"\.\.\.|…|(?<=[A-Za-z])-(?=[A-Za-z])")
+
+
+def _parts(words: list[str]):
+    """``(word index, part)``: "one...one" and "four-one" are two number words of one word."""
+    for idx, raw in enumerate(words):
+        for part in _SPLIT.split(raw):
+            if part:
+                yield idx, part
+
+
 def digit_runs(words: list[str]) -> list[DigitRun]:
     """Maximal runs of digits in ``words`` (Whisper word texts, in order)."""
     runs: list[DigitRun] = []
@@ -129,7 +140,7 @@ def digit_runs(words: list[str]) -> list[DigitRun]:
             pending_weak.clear()
         put(chars, idx)
 
-    for idx, raw in enumerate(words):
+    for idx, raw in _parts(words):
         kind, value, is_money = _word_digits(raw)
         word = clean(raw)
         if kind == "other":

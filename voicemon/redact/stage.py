@@ -5,9 +5,11 @@ Synchronous, I/O-free and clock-free (DESIGN.md §1, §12). :class:`Redactor` ru
 cues, valence, reports, the event log, the feed and logs only ever see redacted words —
 tentative (interim) text included, since it is fed through the same method.
 
-Each party keeps the last ``carry_words`` words of its previous *final* utterance (in memory
-only, never emitted) as context: a card number split across two utterances is recognised from
-both halves, and "my card number is" in one utterance makes the digits of the next one a card.
+Each party keeps the last ``carry_words`` words of its previous *final* utterances (in memory
+only, never emitted); every party's recent words are the context of the next utterance: a card
+number split across two utterances is recognised from both halves, "my card number is" in one
+utterance makes the digits of the next one a card, and so does the agent's "what's the card
+number?" for the customer's answer.
 Interim text reads that context but never changes it, so the final text, and therefore the
 offline and lockstep replay event logs, do not depend on which interim updates were made.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from voicemon.config import RedactOptions
 from voicemon.events import Word
-from voicemon.redact.rules import LABELS, RuleOptions, Span, find_spans
+from voicemon.redact.rules import LABELS, TURN, RuleOptions, Span, find_spans
 
 
 def rule_options(options: RedactOptions) -> RuleOptions:
@@ -73,16 +75,34 @@ class Redactor:
         """
         if not self.options.enabled or not words:
             return list(words)
-        carry = self._carry.get(role, [])
-        if carry and words[0].start - carry[-1].end > self.options.carry_gap_s:
-            carry = []
+        carry = self._context(role, words[0].start)
         combined = carry + list(words)
-        spans = find_spans([w.text for w in combined], self.rules, trailing_from=len(combined) - 1)
+        spans = find_spans([w.text for w in combined], self.rules, trailing_from=len(combined) - 1,
+                           current_from=len(carry))
         n = len(carry)
         mine = [Span(max(s.first, n) - n, s.last - n, s.label) for s in spans if s.last >= n]
-        if final:
-            self._carry[role] = combined[-self.options.carry_words:] if self.options.carry_words else []
+        if final and self.options.carry_words:
+            own = [w for w in self._carry.get(role, []) if words[0].start - w.end <= self.options.carry_gap_s]
+            self._carry[role] = (own + list(words))[-self.options.carry_words:]
         return replace_spans(list(words), mine)
+
+    def _context(self, role: str, start_s: float) -> list[Word]:
+        """Recent final words of every party before ``start_s``, in time order, with a
+        :data:`~voicemon.redact.rules.TURN` word wherever the speaker changes: the agent's
+        "what's the card number?" names the digits the customer reads next."""
+        recent = sorted(((w.start, r, i, w) for r, ws in self._carry.items() for i, w in enumerate(ws)
+                         if start_s - w.end <= self.options.carry_gap_s and w.start < start_s),
+                        key=lambda x: x[:3])
+        out: list[Word] = []
+        last_role = None
+        for _, r, _, w in recent:
+            if last_role is not None and r != last_role:
+                out.append(Word(start=w.start, end=w.start, text=TURN))
+            out.append(w)
+            last_role = r
+        if out and last_role != role:
+            out.append(Word(start=out[-1].end, end=out[-1].end, text=TURN))
+        return out
 
 
 def redaction_counts(events: list[dict]) -> dict[str, int]:
