@@ -17,8 +17,8 @@ ESCALATING = FIXTURES / "escalating_call_stereo.wav"
 
 def server_config(config, tmp_path, **server):
     """The default config with the server on port 0 writing into tmp_path."""
-    return dataclasses.replace(config, server=dataclasses.replace(
-        config.server, port=0, out_dir=str(tmp_path / "calls"), **server))
+    server = {"out_dir": str(tmp_path / "calls"), **server}
+    return dataclasses.replace(config, server=dataclasses.replace(config.server, port=0, **server))
 
 
 @contextlib.asynccontextmanager
@@ -117,3 +117,57 @@ async def collect(url, subscribe, until_type="call_ended", timeout=300):
                 if env["type"] == until_type:
                     break
     return out
+
+
+def silent_frames(seconds, rate=16000, channels=2, frame_ms=100):
+    """Frames of digital silence: a cheap long call (no speech, so no transcription)."""
+    step = rate * frame_ms // 1000
+    return [b"\0" * (step * channels * 2)] * int(seconds * 1000 // frame_ms)
+
+
+async def exchange(url, path, messages, **connect_kwargs):
+    """Send ``messages`` on a fresh connection; returns (last error message or None, close code)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    reply = None
+    async with connect(url + path, max_size=None, **connect_kwargs) as ws:
+        try:
+            for m in messages:
+                await ws.send(m)
+            async for msg in ws:
+                data = json.loads(msg)
+                if data.get("type") == "error":
+                    reply = data
+        except ConnectionClosed:
+            pass
+    return reply, ws.close_code
+
+
+def raw_http(port, request: bytes) -> bytes:
+    """Send raw bytes to the server and read the whole answer (it closes after each response)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def start_message(call_id, **extra):
+    """An /ingest start for 16 kHz stereo PCM in lockstep mode."""
+    return json.dumps({"type": "start", "v": 1, "call_id": call_id, "encoding": "pcm_s16le", "sample_rate": 16000,
+                       "channels": 2, "roles": ["agent", "customer"], "mode": "lockstep", **extra})
+
+
+def twilio_start(call_sid="CA0001", params=None, **start):
+    """A Twilio ``start`` message (two tracks, 8 kHz mu-law)."""
+    body = {"accountSid": "AC0001", "streamSid": "MZ0001", "callSid": call_sid, "tracks": ["inbound", "outbound"],
+            "customParameters": params or {}, "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            **start}
+    return json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ0001", "start": body})

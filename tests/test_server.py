@@ -53,7 +53,7 @@ def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(confi
                 await asyncio.sleep(0.2)
             late = asyncio.create_task(collect(url, {"calls": "*", "since": {"fixture": 0}}))
             started, ended = await streaming
-            return started, ended, await early, await late, server.hub.calls["fixture"].call.log
+            return started, ended, await early, await late, list(server.hub.calls["fixture"].call.log)
 
     started, ended, early, late, log = asyncio.run(main())
     assert started["type"] == "started" and ended["type"] == "ended"

@@ -94,6 +94,32 @@ def _config_from_args(args: argparse.Namespace):
     return cfg.load(getattr(args, "config", None), overrides)
 
 
+MAX_STEM_CHARS = 200
+"""Report names are cut to this many characters, so ``<stem>.events.jsonl.tmp`` fits in 255 bytes."""
+
+
+def _writable_out_dir(out_dir: Path) -> Path:
+    """``--out``: created if missing; a file or an unwritable folder is a clear error (exit 2)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VoicemonError(f"--out {str(out_dir)!r} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VoicemonError(f"--out {str(out_dir)!r} cannot be created: {exc.strerror or exc}") from None
+    return out_dir
+
+
+def _unique_stem(stem: str, used: set[str]) -> str:
+    """A report name no earlier file of the batch has (``a``, ``a-2``… never an existing name)."""
+    stem = stem.encode("utf-8")[:MAX_STEM_CHARS].decode("utf-8", "ignore") or "call"
+    candidate, n = stem, 1
+    while candidate.lower() in used:
+        n += 1
+        candidate = f"{stem}-{n}"
+    used.add(candidate.lower())
+    return candidate
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     """``voicemon analyze``: reports for recorded calls."""
     from voicemon.asr.transcriber import parallel_transcriber
@@ -108,13 +134,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     files = expand_inputs(args.paths)
     if not files:
         raise VoicemonError("no input files")
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _writable_out_dir(Path(args.out))
     transcriber, workers = parallel_transcriber(config.asr, args.workers)
     bar = ProgressBar(enabled=not args.quiet and (sys.stderr.isatty() or args.progress))
     rows = []
     failures = 0
-    stems: dict[str, int] = {}
+    stems: set[str] = set()
     for i, path in enumerate(files, start=1):
         prefix = f"[{i}/{len(files)}] {path.name[:32]}"
         started = time.monotonic()
@@ -135,18 +160,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             rows.append(writers.csv_row(None, str(path), error=f"{type(exc).__name__}: {exc}"))
             continue
         bar.done()
-        stem = report_stem(path)
-        if stem in stems:
-            stems[stem] += 1
-            stem = f"{stem}-{stems[stem]}"
-        else:
-            stems[stem] = 0
+        stem = _unique_stem(report_stem(path), stems)
         outputs: dict[str, str] = {}
-        writers.write_events(report["events"], out_dir / f"{stem}.events.jsonl")
-        if "json" in formats:
-            outputs["json"] = str(writers.write_json(report, out_dir / f"{stem}.json"))
-        if "html" in formats:
-            outputs["html"] = str(writers.write_html(report, out_dir / f"{stem}.html"))
+        try:
+            writers.write_events(report["events"], out_dir / f"{stem}.events.jsonl")
+            if "json" in formats:
+                outputs["json"] = str(writers.write_json(report, out_dir / f"{stem}.json"))
+            if "html" in formats:
+                outputs["html"] = str(writers.write_html(report, out_dir / f"{stem}.html"))
+        except Exception as exc:  # a write error is this file's failure, not the batch's
+            failures += 1
+            log.debug("writing the reports of %s failed", path, exc_info=True)
+            print(f"error: {path}: could not write its report: {type(exc).__name__}: {exc}", file=sys.stderr)
+            rows.append(writers.csv_row(None, str(path), error=f"writing the report: {type(exc).__name__}: {exc}"))
+            continue
         rows.append(writers.csv_row(report, str(path), outputs=outputs))
         caller = report["stats"]["per_role"][report["caller_role"]]
         elapsed = time.monotonic() - started
@@ -157,8 +184,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             + (outputs.get("html") or outputs.get("json") or str(out_dir / f"{stem}.events.jsonl"))
         )
     if "csv" in formats:
-        csv_path = writers.write_csv(rows, out_dir / "summary.csv")
-        print(f"summary: {csv_path}")
+        try:
+            csv_path = writers.write_csv(rows, out_dir / "summary.csv")
+            print(f"summary: {csv_path}")
+        except OSError as exc:
+            failures += 1
+            print(f"error: could not write {out_dir / 'summary.csv'}: {exc}", file=sys.stderr)
     if failures:
         print(f"{failures} of {len(files)} file(s) failed", file=sys.stderr)
         return 1

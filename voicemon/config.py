@@ -161,6 +161,15 @@ class ServerOptions:
         watcher_queue: events waiting for a watcher before readings coalesce, then it is closed.
         out_dir: where each finished call's report and event log are written.
         keep_ended_s: how long an ended call stays available to watchers.
+        max_ended_calls: most ended calls kept for late watchers (the oldest are dropped first).
+        allowed_hosts: ``Host`` names accepted besides localhost and the bound host when no
+            token is set (a DNS-rebinding guard; ``*`` = any).
+        max_ingest_connections: ``/ingest`` and ``/twilio`` connections open at once.
+        max_watchers: ``/watch`` connections open at once.
+        start_timeout_s: how long an ingest or Twilio connection may take to send its start.
+        watcher_send_timeout_s: a watcher that takes longer than this to accept one message
+            (it stopped reading) is closed as too slow, with a resume point.
+        log_flush_s: how often (wall clock) each live call's event log is written to disk.
     """
 
     host: str = "127.0.0.1"
@@ -175,6 +184,13 @@ class ServerOptions:
     watcher_queue: int = 2000
     out_dir: str = "voicemon-calls"
     keep_ended_s: float = 300.0
+    max_ended_calls: int = 1000
+    allowed_hosts: tuple[str, ...] = ()
+    max_ingest_connections: int = 64
+    max_watchers: int = 500
+    start_timeout_s: float = 10.0
+    watcher_send_timeout_s: float = 10.0
+    log_flush_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -256,6 +272,7 @@ class Config:
         out["audio"]["channels"] = list(self.audio.channels)
         out["redact"]["entities"] = list(self.redact.entities)
         out["server"]["allowed_origins"] = list(self.server.allowed_origins)
+        out["server"]["allowed_hosts"] = list(self.server.allowed_hosts)
         if out["server"]["token"]:
             out["server"]["token"] = "***"
         return out
@@ -346,6 +363,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("redact: word counts, digit counts, carry_gap_s and audio_pad_ms must be >= 0")
     if srv.max_message_bytes < 1024 or srv.max_calls < 1 or srv.watcher_queue < 10 or srv.max_messages_per_s <= 0:
         raise ConfigError("server limits must be positive (max_message_bytes >= 1024, watcher_queue >= 10)")
+    if (srv.max_ended_calls < 0 or srv.max_ingest_connections < 1 or srv.max_watchers < 1 or srv.start_timeout_s <= 0
+            or srv.watcher_send_timeout_s <= 0 or not 0 < srv.log_flush_s <= 1.0):
+        raise ConfigError("server: max_ingest_connections, max_watchers >= 1; start_timeout_s, "
+                          "watcher_send_timeout_s > 0; log_flush_s in (0, 1] s")
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:

@@ -42,16 +42,30 @@ class JsonlSink:
             self.stream.close()
 
 
-def write_call_report(report: dict, out_dir: Path, stem: str) -> dict[str, str]:
-    """Write a finished call's event log, JSON and HTML report like ``analyze`` does."""
+def write_call_report(report: dict, out_dir: Path, stem: str, events: bool = True) -> dict[str, str]:
+    """Write a finished call's event log, JSON and HTML report like ``analyze`` does.
+
+    Args:
+        report: the call report (with ``events``).
+        out_dir: where to write.
+        stem: the files' name stem.
+        events: also write ``<stem>.events.jsonl`` (the server has written it as the call ran).
+
+    Returns:
+        The paths written, by kind.
+
+    Raises:
+        OSError: a file could not be written (no partial file is left behind).
+    """
     from voicemon.report import writers
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        "events": str(writers.write_events(report["events"], out_dir / f"{stem}.events.jsonl")),
-        "json": str(writers.write_json(report, out_dir / f"{stem}.json")),
-        "html": str(writers.write_html(report, out_dir / f"{stem}.html")),
-    }
+    paths = {}
+    if events:
+        paths["events"] = str(writers.write_events(report["events"], out_dir / f"{stem}.events.jsonl"))
+    paths["json"] = str(writers.write_json(report, out_dir / f"{stem}.json"))
+    paths["html"] = str(writers.write_html(report, out_dir / f"{stem}.html"))
+    return paths
 
 
 async def _wait_for_stop(feed: Callable[[asyncio.Event], Awaitable[object]] | None) -> None:
@@ -118,15 +132,18 @@ class LiveSetup:
 
             from voicemon.server.app import VoicemonServer
 
+            from voicemon.server.protocol import safe_call_id
+
             report_dir = args.report if args.report != "none" else str(Path(".cache") / "served-calls")
             server_opts = dataclasses.replace(config.server, port=args.port, out_dir=report_dir)
             self.server = VoicemonServer(dataclasses.replace(config, server=server_opts), transcriber=transcriber,
                                          workers=workers)
             await self.server.start()
+            self.call_id = safe_call_id(self.call_id)
             call = self.server.open_call(self.call_id, self.roles, "lockstep" if self.lockstep else "live",
                                          self.meta.get("source", self.call_id), self.meta.get("audio", {}), options=options)
             base = f"http://{server_opts.host}:{self.server.port}"
-            token = f"&token={server_opts.token}" if server_opts.token else ""
+            token = "&token=<your token>" if server_opts.token else ""  # never echo the secret
             print(f"agent view: {base}/?call={self.call_id}{token}   wall: {base}/wall{token.replace('&', '?', 1)}",
                   file=self.out, flush=True)
         else:
@@ -157,8 +174,9 @@ class LiveSetup:
         summary = (f"{call.call_id}: {report['duration_s']:.0f} s in {time.monotonic() - self.started:.0f} s, "
                    f"peak {caller['peak_level']} ({caller['peak_score']:.0f}), {report['stats']['prompts_fired']} prompts")
         if self.server is not None:
-            where = self.server.out_dir / f"{call.call_id}.html"
-            print(f"{summary} -> {where}", file=self.out, flush=True)
+            ended = self.server.entry_of(call)
+            where = (ended.summary or {}).get("report") if ended is not None else None
+            print(f"{summary} -> {where or 'report not written (see the log)'}", file=self.out, flush=True)
             print("the call has ended; the view stays up until Ctrl-C", file=self.out, flush=True)
             await _wait_for_stop(None)
             await self.server.stop()

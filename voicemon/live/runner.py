@@ -74,11 +74,13 @@ class LiveCall:
         params: meter parameters (default: from ``config``).
         sink: called with every event envelope, in ``seq`` order, on the loop.
         meta: extra report fields (``source``, ``audio``...).
+        log: where envelopes are kept (default: a list in memory; the server passes a
+            :class:`~voicemon.server.eventlog.DurableLog`, which keeps them on disk).
     """
 
     def __init__(self, call_id: str, roles: tuple[str, ...], config: Config, pool: AsrPool, *,
                  options: LiveOptions | None = None, params: MeterParams | None = None,
-                 sink: EventSink | None = None, meta: dict | None = None) -> None:
+                 sink: EventSink | None = None, meta: dict | None = None, log: list | None = None) -> None:
         self.call_id = call_id
         self.config = config
         self.pool = pool
@@ -88,7 +90,7 @@ class LiveCall:
         self.roles = self.session.roles
         self.sinks: list[EventSink] = [sink] if sink else []
         self.meta = dict(meta or {})
-        self.log: list[dict] = []
+        self.log = [] if log is None else log
         self.latency = LatencyLog()
         self.started_wall = time.time()
         self.ended = False
@@ -139,14 +141,18 @@ class LiveCall:
         self._emit(events)
         return self.log[-1]
 
-    async def finish(self) -> dict:
+    async def finish(self, report: bool = True) -> dict | None:
         """End the call: close open utterances, wait for the last words, build the report.
 
+        Args:
+            report: build and return the report (the server builds it off the loop instead).
+
         Returns:
-            The call report (as ``voicemon analyze`` writes it) with ``events`` = the log.
+            The call report (as ``voicemon analyze`` writes it) with ``events`` = the log, or
+            ``None`` without ``report``.
         """
         if self.ended:
-            return self.report()
+            return self.report() if report else None
         step = self.session.flush()
         self._emit(step.events, time.perf_counter())
         for job in step.jobs:
@@ -161,7 +167,7 @@ class LiveCall:
             self._emit([StageError(t=self._media_s, stage="asr", fatal=False,
                                    message=f"{lost} utterance(s) not transcribed within {self.options.finish_timeout_s:.0f} s of the call's end")])
         self.ended = True
-        return self.report()
+        return self.report() if report else None
 
     def report(self) -> dict:
         """The report of the call so far (final transcripts only)."""

@@ -19,9 +19,21 @@ CSV_COLUMNS = (
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (no ``.tmp`` is left behind on failure)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def write_json(report: dict[str, Any], path: Path) -> Path:
@@ -91,9 +103,13 @@ def csv_row(report: dict[str, Any] | None, file: str, error: str | None = None,
 def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     """Write the batch summary CSV."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
     return path

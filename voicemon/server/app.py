@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import signal
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -28,11 +29,40 @@ from voicemon.live.asr_pool import AsrPool
 from voicemon.live.runner import LiveCall, LiveOptions
 from voicemon.server import http_routes
 from voicemon.server.connections import IngestSession, handle_twilio, handle_watch
-from voicemon.server.hub import CallHub
+from voicemon.server.eventlog import reserve_stem
+from voicemon.server.hub import CallEntry, CallHub
+from voicemon.server.protocol import check_call_id, protocol_error
+from voicemon.server.recovery import recover_unfinished
 
 log = logging.getLogger(__name__)
 
 WS_PATHS = ("/ingest", "/twilio", "/watch")
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def check_out_dir(path: Path) -> Path:
+    """Create ``path`` if needed and make sure files can be written there.
+
+    Raises:
+        ConfigError: it is a file, or cannot be created or written.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {str(path)!r} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".voicemon-write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out {str(path)!r} cannot be written: {exc.strerror or exc}") from None
+    return path
+
+
+def host_name(host_header: str) -> str:
+    """The host part of a ``Host`` header (``[::1]`` kept bracketed), lower-cased."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if ":" in host else host
 
 
 def is_loopback(host: str) -> bool:
@@ -55,7 +85,8 @@ class VoicemonServer:
         workers: Whisper workers shared by all calls (0 = one per core).
 
     Raises:
-        ConfigError: binding beyond localhost without a token.
+        ConfigError: binding beyond localhost without a token, or an ``out_dir`` that cannot be
+            written.
     """
 
     def __init__(self, config: Config, transcriber=None, workers: int = 0) -> None:
@@ -64,27 +95,31 @@ class VoicemonServer:
         if not is_loopback(self.options.host) and not self.options.token:
             raise ConfigError(f"serving on {self.options.host!r} (beyond this machine) needs a token: pass --token "
                               "or set VOICEMON_SERVER_TOKEN (clients then add ?token=... or an Authorization header)")
+        self.out_dir = check_out_dir(Path(self.options.out_dir))
         if transcriber is None:
             from voicemon.asr.transcriber import parallel_transcriber
 
             transcriber, workers = parallel_transcriber(config.asr, workers)
         self.transcriber = transcriber
         self.pool = AsrPool(transcriber, workers=workers or 1)
-        self.hub = CallHub(keep_ended_s=self.options.keep_ended_s)
-        self.out_dir = Path(self.options.out_dir)
+        self.hub = CallHub(keep_ended_s=self.options.keep_ended_s, max_ended_calls=self.options.max_ended_calls)
         self.started_wall = time.time()
         self.stopping = False
+        self.recovered: list[str] = []
+        self.connections = {"ingest": 0, "watch": 0}
         self._server = None
-        self._ending: dict[str, asyncio.Task] = {}
-        self._ended: dict[str, tuple[LiveCall, dict]] = {}
+        self._flusher: asyncio.Task | None = None
+        self._ending: dict[LiveCall, asyncio.Task] = {}
         self.port: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> int:
-        """Bind and start serving; returns the port."""
+        """Write the reports of calls a crash left unfinished, then bind and serve; returns the port."""
         from websockets.asyncio.server import serve
 
+        model = getattr(self.transcriber, "name", "unknown")
+        self.recovered = await asyncio.to_thread(recover_unfinished, self.out_dir, self.config, model)
         self._server = await serve(
             self._handle, self.options.host, self.options.port,
             process_request=self._process_request,
@@ -94,6 +129,7 @@ class VoicemonServer:
             ping_interval=20, ping_timeout=20,
             server_header=None,
         )
+        self._flusher = asyncio.ensure_future(self._flush_logs())
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self.port
 
@@ -107,6 +143,8 @@ class VoicemonServer:
         summaries = []
         for entry in list(self.hub.live_calls()):
             summaries.append(await self.end_call(entry.call, "server shutting down"))
+        if self._flusher is not None:
+            self._flusher.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -129,68 +167,120 @@ class VoicemonServer:
         log.info("shutting down: finishing %d call(s)", len(self.hub.live_calls()))
         await self.stop()
 
+    async def _flush_logs(self) -> None:
+        """Write every live call's new events to its log at least every ``log_flush_s`` (wall clock)."""
+        while True:
+            await asyncio.sleep(self.options.log_flush_s)
+            for entry in self.hub.live_calls():
+                flush = getattr(entry.call.log, "flush", None)
+                if flush is not None:
+                    flush()
+
     # -- calls ---------------------------------------------------------------------------
 
     def open_call(self, call_id: str, roles: tuple[str, ...], mode: str, source: str, audio_meta: dict,
                   options: LiveOptions | None = None) -> LiveCall:
-        """Create and register a call.
+        """Create and register a call, with its durable event log in ``out_dir``.
 
         Raises:
-            ProtocolError: the id is taken, too many calls, or the server is stopping.
+            ProtocolError: a bad id, the id is taken, too many calls, the server is stopping,
+                or the event log cannot be created (``storage_failed``).
         """
-        from voicemon.server.protocol import protocol_error
-
+        check_call_id(call_id)
         if self.stopping:
             raise protocol_error("too_many_calls", "the server is shutting down")
         existing = self.hub.calls.get(call_id)
-        if existing is not None and existing.ended_wall is None:
+        if existing is not None and existing.ended_wall is None and existing.call not in self._ending:
             raise protocol_error("call_exists", f"call {call_id!r} is already being streamed")
         if len(self.hub.live_calls()) >= self.options.max_calls:
             raise protocol_error("too_many_calls", f"this server takes at most {self.options.max_calls} calls at once")
+        try:
+            stem, durable = reserve_stem(self.out_dir, call_id)
+        except OSError as exc:
+            log.error("call %s: cannot create its event log in %s: %s", call_id, self.out_dir, exc)
+            raise protocol_error("storage_failed", "the server cannot store this call's event log") from None
         options = options or LiveOptions(lockstep=mode == "lockstep", interim_interval_s=0.0 if mode == "lockstep" else 1.5)
-        call = LiveCall(call_id, roles, self.config, self.pool, meta={"source": source, "audio": audio_meta}, options=options)
-        self.hub.add(call)
+        try:
+            call = LiveCall(call_id, roles, self.config, self.pool, meta={"source": source, "audio": audio_meta},
+                            options=options, log=durable)
+        except BaseException:
+            durable.close()
+            raise
+        entry = self.hub.add(call)
+        entry.stem = stem
         call.emit([CallStarted(t=0.0, roles=tuple(call.roles), source=source)])
+        durable.flush()
         return call
 
+    def is_ending(self, call: LiveCall) -> bool:
+        """Whether the call is being finished (its id is then free for a new call)."""
+        return call in self._ending
+
+    def entry_of(self, call: LiveCall) -> CallEntry | None:
+        """The hub's entry of this very call (not a later call with the same id)."""
+        entry = self.hub.calls.get(call.call_id)
+        return entry if entry is not None and entry.call is call else None
+
     async def end_call(self, call: LiveCall, reason: str) -> dict:
-        """Finish a call once: last transcriptions, report and event log on disk, ``call_ended``.
+        """Finish a call once: last transcriptions, report on disk, ``call_ended``.
+
+        Whatever goes wrong (a failed transcription, a full disk, an unwritable name), the call
+        ends, its ``max_calls`` slot is freed and the summary says so: ``report`` is then
+        ``None`` and ``report_error`` says why.
 
         Returns:
             The call's summary (as sent in ``call_ended``).
         """
-        done = self._ended.get(call.call_id)
-        if done is not None and done[0] is call:
-            return done[1]
-        task = self._ending.get(call.call_id)
+        done = getattr(call, "end_summary", None)
+        if done is not None:
+            return done
+        task = self._ending.get(call)
         if task is None or task.get_loop() is not asyncio.get_running_loop():
             task = asyncio.ensure_future(self._end_call(call, reason))
-            self._ending[call.call_id] = task
+            self._ending[call] = task
         return await asyncio.shield(task)
 
     async def _end_call(self, call: LiveCall, reason: str) -> dict:
         from voicemon.live.commands import write_call_report
 
-        report = await call.finish()
-        caller = report["stats"]["per_role"][report["caller_role"]]
-        summary = {"duration_s": report["duration_s"], "peak_level": caller["peak_level"],
-                   "peak_score": caller["peak_score"], "prompts_fired": report["stats"]["prompts_fired"],
-                   "reason": reason}
-        stem = call.call_id.replace(":", "_")
-        summary["report"] = str(self.out_dir / f"{stem}.html")
-        call.emit([CallEnded(t=round(call.media_s, 3), summary=summary)])
-        final = call.report()
+        entry = self.entry_of(call)
+        stem = getattr(entry, "stem", "") or call.call_id
+        summary: dict = {"duration_s": round(call.media_s, 3), "peak_level": "calm", "peak_score": 0.0,
+                         "prompts_fired": 0, "reason": reason, "report": None}
+        paths: dict[str, str] = {}
         try:
-            await asyncio.to_thread(write_call_report, final, self.out_dir, stem)
-        except OSError as exc:
-            log.error("could not write the report of call %s: %s", call.call_id, exc)
-        entry = self.hub.calls.get(call.call_id)
-        if entry is not None:
-            entry.ended_wall = time.time()
-            entry.report_paths = {"html": summary["report"], "json": str(self.out_dir / f"{stem}.json"),
-                                  "events": str(self.out_dir / f"{stem}.events.jsonl")}
-        self._ended[call.call_id] = (call, summary)
-        self._ending.pop(call.call_id, None)
+            await call.finish(report=False)
+            flush = getattr(call.log, "flush", None)
+            if flush is not None:
+                flush()
+            report = await asyncio.to_thread(call.report)
+            caller = report["stats"]["per_role"][report["caller_role"]]
+            summary.update(duration_s=report["duration_s"], peak_level=caller["peak_level"],
+                           peak_score=caller["peak_score"], prompts_fired=report["stats"]["prompts_fired"])
+            paths = await asyncio.to_thread(write_call_report, report, self.out_dir, stem, False)
+            summary["report"] = paths["html"]
+        except Exception as exc:  # noqa: BLE001 — any failure must still end the call and say so
+            summary["report_error"] = f"{type(exc).__name__}: {exc}"[:300]
+            log.error("call %s: its report could not be written: %r", call.call_id, summary["report_error"])
+        finally:
+            durable = getattr(call.log, "path", None)
+            try:
+                call.emit([CallEnded(t=round(call.media_s, 3), summary=summary)])
+                close = getattr(call.log, "close", None)
+                if close is not None:
+                    close()
+                if getattr(call.log, "error", None) is not None and summary.get("report") is not None:
+                    summary["report_error"] = f"event log incomplete: {call.log.error}"[:300]
+            finally:
+                call.ended = True
+                call.end_summary = summary
+                if entry is not None:
+                    entry.ended_wall = time.time()
+                    entry.summary = summary
+                    if summary.get("report"):
+                        entry.report_paths = {**paths, "events": str(durable or "")}
+                self._ending.pop(call, None)
+                self.hub.expire()
         log.info("call %s ended (%s): %s", call.call_id, reason, summary)
         return summary
 
@@ -207,6 +297,18 @@ class VoicemonServer:
             offered = offered or auth[7:].strip()
         return hmac.compare_digest(offered.encode(), self.options.token.encode())
 
+    def host_allowed(self, request) -> bool:
+        """DNS-rebinding guard: without a token, only local host names (and configured ones)."""
+        if self.options.token:
+            return True
+        host = request.headers.get("Host")
+        if host is None:
+            return False
+        allowed = set(LOCAL_HOSTS) | {h.lower() for h in self.options.allowed_hosts}
+        bound = self.options.host.lower()
+        allowed.add(f"[{bound}]" if ":" in bound else bound)
+        return "*" in allowed or host_name(host) in allowed
+
     def origin_allowed(self, request) -> bool:
         """Non-browser clients (no Origin), the server's own pages, and configured origins."""
         origin = request.headers.get("Origin")
@@ -218,11 +320,19 @@ class VoicemonServer:
         host = request.headers.get("Host", "")
         return origin in (f"http://{host}", f"https://{host}")
 
+    def connection_slot_free(self, path: str) -> bool:
+        """Whether another connection to ``path`` fits under the caps."""
+        if path == "/watch":
+            return self.connections["watch"] < self.options.max_watchers
+        return self.connections["ingest"] < self.options.max_ingest_connections
+
     async def _process_request(self, connection, request):
         return http_routes.route(self, connection, request)
 
     async def _handle(self, ws) -> None:
         path = urlsplit(ws.request.path).path
+        kind = "watch" if path == "/watch" else "ingest"
+        self.connections[kind] += 1
         try:
             if path == "/ingest":
                 await IngestSession(self, ws).run()
@@ -233,8 +343,10 @@ class VoicemonServer:
         except ProtocolError:
             raise
         except Exception:
-            log.exception("connection to %s failed", path)
+            log.exception("connection to %r failed", path[:100])
             await ws.close(1011, "internal error")
+        finally:
+            self.connections[kind] -= 1
 
     def health(self) -> dict:
         """What ``/healthz`` returns."""

@@ -15,23 +15,29 @@ def cmd_serve(args, config) -> int:
 
     from voicemon.asr.transcriber import parallel_transcriber
     from voicemon.live.runner import warm_up
-    from voicemon.server.app import VoicemonServer
+    from pathlib import Path
+
+    from voicemon.server.app import VoicemonServer, check_out_dir
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "token": args.token,
                                    "out_dir": args.out}.items() if v is not None}
     if args.allow_origin:
         overrides["allowed_origins"] = tuple(args.allow_origin)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
+    check_out_dir(Path(config.server.out_dir))  # before the model loads: a bad --out fails at once (exit 2)
     transcriber, workers = parallel_transcriber(config.asr, args.workers)
     server = VoicemonServer(config, transcriber=transcriber, workers=workers)
     warm_up(config)
 
     def ready(srv) -> None:
         host = srv.options.host
-        token = f"?token={srv.options.token}" if srv.options.token else ""
+        token = "?token=<your token>" if srv.options.token else ""  # the secret itself is never printed
         print(f"voicemon serving on ws://{host}:{srv.port} (ingest /ingest, Twilio /twilio, watch /watch)", flush=True)
         print(f"agent view: http://{host}:{srv.port}/{token}   wall: http://{host}:{srv.port}/wall{token}", flush=True)
-        print(f"finished calls are written to {srv.out_dir}/", flush=True)
+        print(f"calls are logged as they run and written to {srv.out_dir}/", flush=True)
+        if srv.recovered:
+            print(f"recovered {len(srv.recovered)} call(s) a crash left unfinished (marked interrupted): "
+                  + ", ".join(srv.recovered[:10]) + (" ..." if len(srv.recovered) > 10 else ""), flush=True)
 
     asyncio.run(server.serve_until_signal(ready))
     print("server stopped; every open call was finished and written", file=sys.stderr)

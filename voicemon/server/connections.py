@@ -7,12 +7,11 @@ whose connection breaks is finished and written, so nothing analysed is lost.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from voicemon.errors import ProtocolError
 from voicemon.server.hub import Watcher, pump
@@ -21,6 +20,7 @@ from voicemon.server.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
     PROTOCOL_VERSION,
+    close_reason,
     error_message,
     parse_ack,
     parse_json,
@@ -28,11 +28,13 @@ from voicemon.server.protocol import (
     parse_subscribe,
     protocol_error,
 )
+from voicemon.server.twilio import media_object, parse_twilio_message, parse_twilio_start
 
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_S = 30.0
 NON_FATAL = frozenset({"unknown_call", "unknown_prompt"})
+ERROR_SEND_TIMEOUT_S = 5.0
 
 
 class RateLimit:
@@ -58,13 +60,34 @@ class RateLimit:
 
 
 async def send_error(ws, exc: ProtocolError, close: bool = True, **extra) -> None:
-    """Send a typed error message and (for fatal errors) close with its code."""
+    """Send a typed error message and (for fatal errors) close with its code.
+
+    The close reason is cut to the 123 bytes a close frame allows, so the code always arrives;
+    a peer that has stopped reading cannot hold this up for more than a few seconds.
+    """
     try:
-        await ws.send(error_message(exc, **extra))
-        if close:
-            await ws.close(exc.close_code, str(exc)[:120])
-    except ConnectionClosed:
+        async with asyncio.timeout(ERROR_SEND_TIMEOUT_S):
+            await ws.send(error_message(exc, **extra))
+    except (ConnectionClosed, TimeoutError):
         pass
+    if close:
+        try:
+            await ws.close(exc.close_code, close_reason(str(exc)))
+        except ConnectionClosed:
+            pass
+
+
+async def recv_start(ws, timeout_s: float):
+    """The first message of an ingest connection, within ``timeout_s``.
+
+    Raises:
+        ProtocolError: ``start_timeout`` when nothing arrives in time.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await ws.recv()
+    except TimeoutError:
+        raise protocol_error("start_timeout", f"no start message within {timeout_s:g} s") from None
 
 
 class IngestSession:
@@ -83,7 +106,11 @@ class IngestSession:
         """Serve the connection until the call ends or the peer goes away."""
         reason = "connection closed"
         try:
-            async for message in self.ws:
+            while True:
+                if self.call is None:
+                    message = await recv_start(self.ws, self.server.options.start_timeout_s)
+                else:
+                    message = await self.ws.recv()
                 if not self.lockstep:  # a lockstep upload is paced by the server itself
                     self.limit.take()
                 if isinstance(message, bytes):
@@ -97,13 +124,21 @@ class IngestSession:
                         raise protocol_error("audio_before_start", "end before start")
                     reason = "ended by the client"
                     summary = await self._finish(reason)
+                    if summary.get("report") is None:
+                        raise protocol_error("storage_failed", "the call was analysed but its report could not be "
+                                             "written (the server's log says why)")
                     await self.ws.send(json.dumps({"type": "ended", "v": PROTOCOL_VERSION, "call_id": self.call.call_id,
                                                    "summary": summary}))
                     await self.ws.close(CLOSE_NORMAL, "call ended")
                     return
         except ProtocolError as exc:
-            reason = f"protocol error: {exc.code}"
+            if reason != "ended by the client":
+                reason = f"protocol error: {exc.code}"
+            if self.call is not None:  # start finishing now: the id is free once the client sees the close
+                asyncio.ensure_future(self._finish(reason))
             await send_error(self.ws, exc)
+        except ConnectionClosedOK:
+            pass
         except ConnectionClosed:
             reason = "connection lost"
         finally:
@@ -137,7 +172,7 @@ class IngestSession:
                 await self.call.settle()
 
     async def _finish(self, reason: str) -> dict:
-        if self.decoder is not None and not self.call.ended:
+        if self.decoder is not None and not self.call.ended and not self.server.is_ending(self.call):
             for chunk in self.decoder.flush():
                 self.call.feed(chunk)
         return await self.server.end_call(self.call, reason)
@@ -164,37 +199,25 @@ async def handle_twilio(server, ws) -> None:
     call = None
     tracks: TwilioTracks | None = None
     started = time.monotonic()
+    deadline = started + server.options.start_timeout_s
     limit = RateLimit(max(server.options.max_messages_per_s, 120.0))
     reason = "connection closed"
     try:
-        async for message in ws:
+        while True:
+            if call is None:
+                message = await recv_start(ws, max(0.0, deadline - time.monotonic()))
+            else:
+                message = await ws.recv()
             limit.take()
-            if isinstance(message, bytes):
-                raise protocol_error("bad_message", "Twilio Media Streams messages are JSON text")
-            try:
-                msg = json.loads(message)
-            except ValueError as exc:
-                raise protocol_error("bad_json", f"message is not JSON: {exc}") from None
-            event = msg.get("event") if isinstance(msg, dict) else None
-            if event == "connected" or event in ("mark", "dtmf"):
+            event, msg = parse_twilio_message(message)
+            if event in ("connected", "mark", "dtmf"):
                 continue
             if event == "start":
                 if call is not None:
                     raise protocol_error("already_started", "a second start on one stream")
-                start = msg.get("start") or {}
-                params = start.get("customParameters") or {}
-                if server.options.token and not hmac.compare_digest(
-                        str(params.get("token", "")).encode(), server.options.token.encode()):
-                    raise ProtocolError("missing or wrong token (add <Parameter name=\"token\" .../> to <Stream>)",
-                                        code="unauthorized", close_code=4401)
-                fmt = start.get("mediaFormat") or {}
-                if fmt and (fmt.get("encoding") != "audio/x-mulaw" or int(fmt.get("sampleRate", TWILIO_RATE_HZ)) != TWILIO_RATE_HZ):
-                    raise protocol_error("unsupported_encoding", f"Twilio media format {fmt} (expected audio/x-mulaw at 8000 Hz)")
-                tracks = TwilioTracks(list(start.get("tracks") or ["inbound"]))
-                call_id = str(params.get("call_id") or start.get("callSid") or msg.get("streamSid") or "")
-                if not call_id:
-                    raise protocol_error("bad_message", "Twilio start has no callSid or streamSid")
-                call = server.open_call(call_id, tracks.roles, "live", f"twilio:{start.get('streamSid', '')}",
+                start = parse_twilio_start(msg, server.options.token)
+                tracks = TwilioTracks(list(start.tracks))
+                call = server.open_call(start.call_id, tracks.roles, "live", f"twilio:{start.stream_sid}",
                                         {"rate_hz": TWILIO_RATE_HZ, "channels": len(tracks.roles), "format": "twilio mulaw"})
                 started = time.monotonic()
             elif event == "media":
@@ -204,29 +227,35 @@ async def handle_twilio(server, ws) -> None:
                     raise ProtocolError("the server is shutting down; the call was finished and saved",
                                         code="shutting_down", close_code=CLOSE_GOING_AWAY)
                 received = time.perf_counter()
-                for chunk in tracks.media(msg.get("media") or {}):
+                for chunk in tracks.media(media_object(msg)):
                     call.feed(chunk, received=received)
                 check_limits(server, tracks.input_s, started, False)
-            elif event == "stop":
+            else:  # stop
                 reason = "stopped by Twilio"
                 break
-            else:
-                raise protocol_error("unknown_type", f"unknown Twilio event {event!r}")
     except ProtocolError as exc:
         reason = f"protocol error: {exc.code}"
+        if call is not None:  # start finishing now: the id is free once Twilio sees the close
+            asyncio.ensure_future(_finish_twilio(server, call, tracks, reason))
         await send_error(ws, exc)
+    except ConnectionClosedOK:
+        pass
     except ConnectionClosed:
         reason = "connection lost"
     finally:
         if call is not None:
-            if tracks is not None and not call.ended:
-                for chunk in tracks.flush():
-                    call.feed(chunk)
-            await server.end_call(call, reason)
+            await _finish_twilio(server, call, tracks, reason)
     try:
         await ws.close(CLOSE_NORMAL, "stream ended")
     except ConnectionClosed:
         pass
+
+
+async def _finish_twilio(server, call, tracks: TwilioTracks | None, reason: str) -> dict:
+    if tracks is not None and not call.ended and not server.is_ending(call):
+        for chunk in tracks.flush():
+            call.feed(chunk)
+    return await server.end_call(call, reason)
 
 
 async def handle_watch(server, ws) -> None:
@@ -243,12 +272,13 @@ async def handle_watch(server, ws) -> None:
         await ws.send(json.dumps({"type": "subscribed", "v": PROTOCOL_VERSION,
                                   "calls": [c for c in server.hub.calls if sub.calls is None or c in sub.calls]}))
         server.hub.subscribe(watcher)
-        sender = asyncio.ensure_future(pump(watcher, ws.send))
+        sender = asyncio.ensure_future(pump(watcher, ws.send, server.hub, server.options.watcher_send_timeout_s))
         reader = asyncio.ensure_future(_read_acks(server, ws, limit))
         done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
         if sender in done and not sender.cancelled() and sender.exception() is None:
             resume = sender.result()
             reader.cancel()
+            server.hub.unsubscribe(watcher)
             await send_error(ws, protocol_error("too_slow", "this watcher fell too far behind; reconnect with since=resume"),
                              resume=resume)
             return
@@ -274,10 +304,10 @@ async def _read_acks(server, ws, limit: RateLimit) -> None:
         call_id, prompt_id, action = parse_ack(msg)
         entry = server.hub.calls.get(call_id)
         try:
-            if entry is None:
-                raise protocol_error("unknown_call", f"no call {call_id!r}")
-            if not any(e["type"] == "prompt" and e["id"] == prompt_id for e in entry.call.log):
-                raise protocol_error("unknown_prompt", f"call {call_id!r} has no prompt {prompt_id!r}")
+            if entry is None or entry.ended_wall is not None or entry.call.ended:
+                raise protocol_error("unknown_call", "no live call with this call_id")
+            if prompt_id not in entry.prompt_ids:  # O(1): the hub indexes each call's prompts
+                raise protocol_error("unknown_prompt", "this call has no prompt with this prompt_id")
         except ProtocolError as exc:
             await send_error(ws, exc, close=False)
             continue

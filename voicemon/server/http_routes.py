@@ -17,10 +17,26 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json", ".ico": "image/x-icon",
 }
 PAGES = {"/": "index.html", "/index.html": "index.html", "/wall": "wall.html", "/wall.html": "wall.html"}
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"),
+)
+ALLOWED_METHODS = ("GET", "HEAD")
 
 
-def response(status: HTTPStatus, body: bytes, content_type: str):
-    """An HTTP response the websockets server sends as is."""
+def response(status: HTTPStatus, body: bytes, content_type: str, head: bool = False, extra: tuple = ()):
+    """An HTTP response the websockets server sends as is.
+
+    Args:
+        status: the status.
+        body: the body (its length is announced; with ``head`` it is not sent).
+        content_type: its type.
+        head: answer a HEAD request.
+        extra: more ``(name, value)`` headers.
+    """
     from websockets.datastructures import Headers
     from websockets.http11 import Response
 
@@ -30,14 +46,15 @@ def response(status: HTTPStatus, body: bytes, content_type: str):
         ("Content-Length", str(len(body))),
         ("Content-Type", content_type),
         ("Cache-Control", "no-store"),
-        ("X-Content-Type-Options", "nosniff"),
+        *SECURITY_HEADERS,
+        *extra,
     ])
-    return Response(status.value, status.phrase, headers, body)
+    return Response(status.value, status.phrase, headers, b"" if head else body)
 
 
-def json_response(status: HTTPStatus, obj) -> object:
+def json_response(status: HTTPStatus, obj, head: bool = False, extra: tuple = ()) -> object:
     """A JSON HTTP response."""
-    return response(status, json.dumps(obj).encode(), "application/json")
+    return response(status, json.dumps(obj).encode(), "application/json", head=head, extra=extra)
 
 
 def web_asset(name: str) -> bytes | None:
@@ -54,34 +71,65 @@ def web_asset(name: str) -> bytes | None:
 def route(server, connection, request):
     """Answer a request, or return ``None`` for an accepted WebSocket handshake.
 
+    Malformed requests (a repeated ``Host``, ``Origin`` or ``Authorization`` header) get 400,
+    methods other than GET and HEAD get 405, and a HEAD is answered without a body.
+    """
+    from websockets.datastructures import MultipleValuesError
+
+    head = request.method == "HEAD"
+    if request.method not in ALLOWED_METHODS:
+        return json_response(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method_not_allowed",
+                                                             "message": "only GET and HEAD are served"},
+                             extra=(("Allow", ", ".join(ALLOWED_METHODS)),))
+    try:
+        return _route(server, request, head)
+    except MultipleValuesError as exc:
+        return json_response(HTTPStatus.BAD_REQUEST, {"error": "bad_request", "message": f"repeated {exc} header"},
+                             head=head)
+
+
+def _route(server, request, head: bool):
+    """:func:`route` for a GET or HEAD.
+
     The pages and their static files hold no call data and are served without a token (a
     browser cannot add one to ``<script src>``); they pass the page's ``?token=`` on to
-    ``/api/calls`` and ``/watch``, which require it.
+    ``/api/calls`` and ``/watch``, which require it. Without a token, requests must name this
+    machine in ``Host`` (a DNS-rebinding page cannot).
     """
+    for name in ("Host", "Origin", "Authorization", "Upgrade"):
+        request.headers.get(name)  # raises MultipleValuesError when repeated
     path = urlsplit(request.path).path
     upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
     if path == "/healthz":
-        return json_response(HTTPStatus.OK, server.health())
+        return json_response(HTTPStatus.OK, server.health(), head=head)
+    if not server.host_allowed(request):
+        return json_response(HTTPStatus.FORBIDDEN, {"error": "forbidden_host",
+                                                    "message": "this Host is not served (see server.allowed_hosts)"},
+                             head=head)
     from voicemon.server.app import WS_PATHS
 
     if path in WS_PATHS:
-        if not upgrade:
-            return json_response(HTTPStatus.UPGRADE_REQUIRED, {"error": "bad_request", "message": f"{path} is a WebSocket endpoint"})
+        if not upgrade or head:
+            return json_response(HTTPStatus.UPGRADE_REQUIRED, {"error": "bad_request", "message": f"{path} is a WebSocket endpoint"},
+                                 head=head)
         if not server.origin_allowed(request):
-            return json_response(HTTPStatus.FORBIDDEN, {"error": "forbidden_origin",
-                                                        "message": f"origin {request.headers.get('Origin')} is not allowed"})
+            return json_response(HTTPStatus.FORBIDDEN, {"error": "forbidden_origin", "message": "this origin is not allowed"})
         # Twilio cannot add headers or query strings: its token comes in the start message.
         if path != "/twilio" and not server.check_token(request):
             return json_response(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized", "message": "missing or wrong token"})
+        if not server.connection_slot_free(path):
+            return json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "too_many_connections",
+                                                                  "message": f"too many connections to {path}"})
         return None
     if path == "/api/calls":
         if not server.check_token(request):
-            return json_response(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized", "message": "missing or wrong token"})
+            return json_response(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized", "message": "missing or wrong token"},
+                                 head=head)
         server.hub.expire()
-        return json_response(HTTPStatus.OK, {"calls": server.hub.summary()})
+        return json_response(HTTPStatus.OK, {"calls": server.hub.summary()}, head=head)
     name = PAGES.get(path) or (path[len("/static/"):] if path.startswith("/static/") else None)
     body = web_asset(name) if name else None
     if body is None:
-        return json_response(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"no such page: {path}"})
+        return json_response(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": "no such page"}, head=head)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-    return response(HTTPStatus.OK, body, CONTENT_TYPES.get(suffix, "application/octet-stream"))
+    return response(HTTPStatus.OK, body, CONTENT_TYPES.get(suffix, "application/octet-stream"), head=head)

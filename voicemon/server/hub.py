@@ -5,6 +5,12 @@ ingest or other watchers. When an outbox is full, queued meter readings and pros
 coalesced (only the newest per call and role is kept); if it is still full, the watcher is told
 where to resume and closed — transcripts, cues, prompts and level changes are never dropped
 silently.
+
+History (a call's events before a watcher joined, or after its ``since``) never goes through the
+outbox: the sender reads it from the call's log page by page, then switches that call to live
+delivery, so joining or resuming a four-hour call costs one page of memory. The hub keeps small
+per-call indexes (prompt ids, notable events, latest readings) so acks and ``/api/calls`` never
+scan a log.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import asyncio
 import json
 import logging
 import time
+from array import array
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -24,6 +32,31 @@ log = logging.getLogger(__name__)
 COALESCIBLE = frozenset({"reading", "prosody"})
 JOIN_READINGS_S = 30.0
 """A watcher joining without ``since`` gets the readings of the last this-many media seconds."""
+HISTORY_PAGE = 200
+"""Events read from a call's log per history page."""
+MARK_EVERY_S = 1.0
+
+
+def is_notable(env: dict) -> bool:
+    """Whether a joining watcher (no ``since``) gets this event from any point of the call."""
+    kind = env["type"]
+    return kind != "prosody" and (kind != "reading" or bool(env.get("changed")))
+
+
+@dataclass
+class HistoryCursor:
+    """Where a watcher is in one call's history.
+
+    Attributes:
+        call: the call being read (a new call with the same id ends the catch-up).
+        after: position (= seq) of the last event covered so far.
+        horizon: for a join without ``since``: the position from which every event but prosody
+            frames is sent (before it, only notable events); ``None`` for an exact resume.
+    """
+
+    call: LiveCall
+    after: int
+    horizon: int | None = None
 
 
 @dataclass(eq=False)
@@ -41,13 +74,27 @@ class Watcher:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflow: dict[str, int] | None = None
     last_seq: dict[str, int] = field(default_factory=dict)
+    cursor: dict[str, int] = field(default_factory=dict)
+    catching_up: dict[str, HistoryCursor] = field(default_factory=dict)
     sent: int = 0
     coalesced: int = 0
 
     def push(self, env: dict) -> None:
-        """Queue one envelope (never blocks)."""
+        """Queue one live envelope (never blocks).
+
+        Envelopes at or below the watcher's cursor for their call (already sent, or at or
+        before its ``since``) are skipped, as are those of a call whose history is still being
+        paged (the pager reads them from the log).
+        """
         if self.overflow is not None:
             return
+        cid, seq = env["call_id"], env["seq"]
+        if env["type"] == "call_started" and seq == 1 and self.cursor.get(cid, 0) > 0:
+            self.cursor[cid] = 0  # a new call reuses the id: its events start over
+            self.catching_up.pop(cid, None)
+        if cid in self.catching_up or seq <= self.cursor.get(cid, self.subscription.since.get(cid, 0)):
+            return
+        self.cursor[cid] = seq
         if len(self.outbox) >= self.max_queue:
             self._coalesce()
             if len(self.outbox) >= self.max_queue:
@@ -64,6 +111,10 @@ class Watcher:
             cid = env.get("call_id")
             if cid is not None and cid not in points:
                 points[cid] = env["seq"] - 1
+        for cid in self.catching_up:
+            points.setdefault(cid, self.subscription.since.get(cid, 0))
+        for cid, since in self.subscription.since.items():
+            points.setdefault(cid, since)
         return points
 
     def _coalesce(self) -> None:
@@ -83,11 +134,58 @@ class Watcher:
 
 @dataclass
 class CallEntry:
-    """A call known to the hub (live, or ended and kept for late watchers)."""
+    """A call known to the hub (live, or ended and kept for late watchers), with its indexes."""
 
     call: LiveCall
     ended_wall: float | None = None
     report_paths: dict[str, str] = field(default_factory=dict)
+    summary: dict | None = None
+    stem: str = ""
+    prompt_ids: set[str] = field(default_factory=set)
+    notable: array = field(default_factory=lambda: array("q"))
+    mark_t: array = field(default_factory=lambda: array("d"))
+    mark_pos: array = field(default_factory=lambda: array("q"))
+    readings: dict[str, dict] = field(default_factory=dict)
+    last_prompt: dict | None = None
+
+    def observe(self, env: dict) -> None:
+        """Index one envelope of the call (called for every event, in order)."""
+        pos = env["seq"] - 1
+        kind = env["type"]
+        if is_notable(env):
+            self.notable.append(pos)
+        t = env.get("t")
+        if isinstance(t, (int, float)) and (not self.mark_t or t >= self.mark_t[-1] + MARK_EVERY_S):
+            self.mark_t.append(float(t))
+            self.mark_pos.append(pos)
+        if kind == "reading":
+            self.readings[env["role"]] = {k: env[k] for k in ("score", "level", "trend")}
+        elif kind == "prompt":
+            self.prompt_ids.add(env["id"])
+            self.last_prompt = {k: env[k] for k in ("id", "kind", "text", "technique", "t")}
+
+    def horizon(self, before_s: float) -> int:
+        """The position of the first event at or after media time ``media_s - before_s``."""
+        i = bisect_left(self.mark_t, self.call.media_s - before_s)
+        return self.mark_pos[i] if i < len(self.mark_pos) else len(self.call.log)
+
+    def page(self, cur: HistoryCursor, limit: int) -> list[dict]:
+        """The next events of a watcher's history of this call; advances ``cur.after``."""
+        log_ = self.call.log
+        if cur.horizon is not None and cur.after < cur.horizon:
+            i = bisect_left(self.notable, cur.after)
+            j = bisect_left(self.notable, cur.horizon, lo=i)
+            positions = list(self.notable[i:min(j, i + limit)])
+            cur.after = positions[-1] + 1 if i + limit < j else cur.horizon
+            if hasattr(log_, "read_positions"):
+                return log_.read_positions(positions)
+            return [log_[p] for p in positions]
+        start = cur.after
+        events = log_.read(start, limit) if hasattr(log_, "read") else list(log_[start:start + limit])
+        cur.after = start + len(events)
+        if cur.horizon is not None:
+            events = [e for e in events if e["type"] != "prosody"]
+        return events
 
 
 class CallHub:
@@ -95,22 +193,28 @@ class CallHub:
 
     Args:
         keep_ended_s: how long an ended call stays available to watchers.
+        max_ended_calls: most ended calls kept (the oldest go first).
     """
 
-    def __init__(self, keep_ended_s: float = 300.0) -> None:
+    def __init__(self, keep_ended_s: float = 300.0, max_ended_calls: int = 1000) -> None:
         self.calls: dict[str, CallEntry] = {}
         self.watchers: set[Watcher] = set()
         self.keep_ended_s = keep_ended_s
+        self.max_ended_calls = max_ended_calls
 
     def live_calls(self) -> list[CallEntry]:
         """Calls still running."""
         return [e for e in self.calls.values() if e.ended_wall is None]
 
-    def add(self, call: LiveCall) -> None:
-        """Register a new call and route its events to watchers."""
+    def add(self, call: LiveCall) -> CallEntry:
+        """Register a new call (replacing an ended one of the same id) and route its events."""
         self.expire()
-        self.calls[call.call_id] = CallEntry(call)
+        entry = CallEntry(call)
+        self.calls.pop(call.call_id, None)
+        self.calls[call.call_id] = entry
+        call.sinks.append(entry.observe)
         call.sinks.append(self.publish)
+        return entry
 
     def publish(self, env: dict) -> None:
         """Send an envelope to every watcher that wants it."""
@@ -119,7 +223,11 @@ class CallHub:
                 w.push(env)
 
     def subscribe(self, watcher: Watcher) -> list[str]:
-        """Add a watcher and queue each matching call's history for it.
+        """Add a watcher and set it to page each matching call's history before live events.
+
+        With ``since`` for a call: every event after it (an exact resume; nothing at or before
+        it, even if the call has not got that far yet). Without: everything except prosody
+        frames, and readings older than the last ``JOIN_READINGS_S`` unless they changed level.
 
         Returns:
             The ids of the calls it now follows that exist already.
@@ -127,33 +235,57 @@ class CallHub:
         sub = watcher.subscription
         known = [cid for cid in self.calls if sub.calls is None or cid in sub.calls]
         for cid in known:
-            for env in self.history(cid, sub.since.get(cid)):
-                if sub.wants(cid, env["type"]):
-                    watcher.push(env)
+            entry = self.calls[cid]
+            since = sub.since.get(cid)
+            if since is None:
+                cur = HistoryCursor(entry.call, 0, entry.horizon(JOIN_READINGS_S))
+            else:
+                cur = HistoryCursor(entry.call, since)
+            if cur.after < len(entry.call.log):
+                watcher.catching_up[cid] = cur
+            watcher.cursor[cid] = max(cur.after, since or 0)
         self.watchers.add(watcher)
         return known
 
-    def history(self, call_id: str, since: int | None) -> list[dict]:
-        """A call's events for a joining watcher.
+    def history_page(self, watcher: Watcher, limit: int = HISTORY_PAGE) -> list[dict]:
+        """The next page of history for a watcher: at most one page read from one call's log.
 
-        With ``since``: every event after it (an exact resume). Without: everything except
-        prosody frames and readings older than the last ``JOIN_READINGS_S`` (level changes kept).
+        The page may be empty (everything in it filtered out) while the watcher is still
+        catching up. When a call's history is exhausted the watcher switches to live delivery
+        for it at once, with no event between the two missed or repeated.
         """
-        log_ = self.calls[call_id].call.log
-        if since is not None:
-            return log_[since:] if since <= len(log_) else []
-        horizon = self.calls[call_id].call.media_s - JOIN_READINGS_S
-        return [e for e in log_ if e["type"] != "prosody" and (e["type"] != "reading" or e["changed"] or e["t"] >= horizon)]
+        sub = watcher.subscription
+        while watcher.catching_up:
+            cid, cur = next(iter(watcher.catching_up.items()))
+            entry = self.calls.get(cid)
+            if entry is None or entry.call is not cur.call:
+                del watcher.catching_up[cid]
+                continue
+            events = [e for e in entry.page(cur, limit) if sub.wants(cid, e["type"])]
+            total = len(entry.call.log)
+            if cur.after >= total:
+                del watcher.catching_up[cid]
+                watcher.cursor[cid] = max(watcher.cursor.get(cid, 0), total)
+            return events
+        return []
 
     def unsubscribe(self, watcher: Watcher) -> None:
         """Forget a watcher."""
         self.watchers.discard(watcher)
 
     def expire(self) -> None:
-        """Drop ended calls older than ``keep_ended_s``."""
+        """Drop ended calls older than ``keep_ended_s``, and the oldest beyond ``max_ended_calls``."""
         now = time.time()
+        ended = []
         for cid, entry in list(self.calls.items()):
-            if entry.ended_wall is not None and now - entry.ended_wall > self.keep_ended_s:
+            if entry.ended_wall is None:
+                continue
+            if now - entry.ended_wall > self.keep_ended_s:
+                del self.calls[cid]
+            else:
+                ended.append((entry.ended_wall, cid))
+        if len(ended) > self.max_ended_calls:
+            for _, cid in sorted(ended)[:len(ended) - self.max_ended_calls]:
                 del self.calls[cid]
 
     def summary(self) -> list[dict]:
@@ -161,42 +293,58 @@ class CallHub:
         out = []
         for cid, entry in self.calls.items():
             call = entry.call
-            readings: dict[str, dict] = {}
-            last_prompt = None
-            for env in reversed(call.log):
-                if env["type"] == "reading" and env["role"] not in readings:
-                    readings[env["role"]] = {k: env[k] for k in ("score", "level", "trend")}
-                elif env["type"] == "prompt" and last_prompt is None:
-                    last_prompt = {k: env[k] for k in ("id", "kind", "text", "technique", "t")}
-                if len(readings) == len(call.roles) and last_prompt is not None:
-                    break
             out.append({"call_id": cid, "roles": list(call.roles), "started_wall": round(call.started_wall, 3),
                         "media_s": round(call.media_s, 2), "ended": entry.ended_wall is not None,
-                        "readings": readings, "last_prompt": last_prompt, "reports": entry.report_paths})
+                        "readings": dict(entry.readings), "last_prompt": entry.last_prompt,
+                        "reports": entry.report_paths})
         return out
 
 
-async def pump(watcher: Watcher, send) -> dict[str, int] | None:
-    """Drain a watcher's outbox into ``send`` until it overflows.
+async def pump(watcher: Watcher, send, hub: CallHub | None = None, send_timeout_s: float | None = None
+               ) -> dict[str, int] | None:
+    """Drain a watcher's history pages and outbox into ``send`` until it falls behind.
 
     Args:
         watcher: the outbox.
         send: coroutine function taking a text message.
+        hub: where history pages come from (``None``: outbox only).
+        send_timeout_s: a send that cannot complete this long (the peer stopped reading) makes
+            the watcher too slow.
 
     Returns:
         The resume points if the watcher fell too far behind (the caller closes it).
     """
+
+    async def deliver(env: dict) -> bool:
+        cid = env.get("call_id")
+        if cid is not None and "seq" in env:
+            watcher.last_seq[cid] = env["seq"]  # written to the socket before send() waits
+        try:
+            async with asyncio.timeout(send_timeout_s):
+                await send(json.dumps(env, ensure_ascii=False))
+        except TimeoutError:
+            watcher.overflow = watcher.resume_points()
+            return False
+        watcher.sent += 1
+        return True
+
     while True:
-        if not watcher.outbox:
-            if watcher.overflow is not None:
-                return watcher.overflow
-            watcher.wake.clear()
-            await watcher.wake.wait()
-            continue
         if watcher.overflow is not None:
             return watcher.overflow
-        env = watcher.outbox.popleft()
-        await send(json.dumps(env, ensure_ascii=False))
-        watcher.sent += 1
-        if "call_id" in env and "seq" in env:
-            watcher.last_seq[env["call_id"]] = env["seq"]
+        if watcher.outbox:
+            for _ in range(min(len(watcher.outbox), HISTORY_PAGE)):
+                if watcher.overflow is not None or not watcher.outbox:
+                    break
+                if not await deliver(watcher.outbox.popleft()):
+                    break
+            continue
+        if hub is not None and watcher.catching_up:
+            page = hub.history_page(watcher)
+            for env in page:
+                if watcher.overflow is not None or not await deliver(env):
+                    break
+            if not page:
+                await asyncio.sleep(0)  # a filtered-out page: let the loop breathe
+            continue
+        watcher.wake.clear()
+        await watcher.wake.wait()

@@ -125,21 +125,27 @@ class TwilioTracks:
             ProtocolError: unknown track, bad base64 or timestamp.
         """
         track = media.get("track", "inbound")
-        role = self.track_role.get(track)
+        role = self.track_role.get(track) if isinstance(track, str) else None
         if role is None:
-            raise protocol_error("bad_message", f"media for track {track!r}, which the stream's start did not list")
+            raise protocol_error("bad_message", "media for a track the stream's start did not list")
+        raw = media.get("payload", "")
+        if not isinstance(raw, str):
+            raise protocol_error("bad_audio_frame", "media payload must be a base64 string")
         try:
-            payload = base64.b64decode(media.get("payload", ""), validate=True)
+            payload = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError, TypeError) as exc:
             raise protocol_error("bad_audio_frame", f"media payload is not base64: {exc}") from None
         if len(payload) > TWILIO_RATE_HZ * 2:
             raise protocol_error("bad_audio_frame", f"media payload of {len(payload)} bytes is longer than 2 s")
         samples = MULAW[np.frombuffer(payload, dtype=np.uint8)]
         chunks: list[AudioChunk] = []
+        stamp = media.get("timestamp", self._in_samples[role] / 8)
         try:
-            at = int(float(media.get("timestamp", self._in_samples[role] / 8))) * TWILIO_RATE_HZ // 1000
-        except (TypeError, ValueError):
-            raise protocol_error("bad_message", f"media timestamp {media.get('timestamp')!r} is not a number") from None
+            if isinstance(stamp, bool) or not isinstance(stamp, (int, float, str)):
+                raise TypeError(type(stamp).__name__)
+            at = int(float(stamp)) * TWILIO_RATE_HZ // 1000
+        except (TypeError, ValueError, OverflowError):
+            raise protocol_error("bad_message", "media timestamp is not a number of milliseconds") from None
         gap = at - self._in_samples[role]
         if 0 < gap <= TWILIO_RATE_HZ * 10:
             chunks += self._emit(role, np.zeros(gap, np.float32))

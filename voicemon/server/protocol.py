@@ -18,7 +18,11 @@ PROTOCOL_VERSION = 1
 ENCODINGS = ("pcm_s16le", "mulaw")
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000
-CALL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+CALL_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+"""The one call-id rule of every entry point (used with ``fullmatch``; ``.`` and ``..`` excluded)."""
+CALL_ID_RULE = "1-128 characters of letters, digits, '.', '_' and '-' (not '.' or '..')"
+MAX_CLOSE_REASON_BYTES = 123
+"""RFC 6455: a close frame's reason is at most 123 bytes of UTF-8."""
 
 # WebSocket close codes (RFC 6455 and the 4000-4999 private range) used by the feed.
 CLOSE_NORMAL = 1000
@@ -54,12 +58,48 @@ ERROR_CLOSE_CODES: dict[str, int] = {
     "internal": CLOSE_INTERNAL,
     "shutting_down": CLOSE_GOING_AWAY,
     "unauthorized": CLOSE_UNAUTHORIZED,
+    "start_timeout": CLOSE_BAD_MESSAGE,
+    "storage_failed": CLOSE_INTERNAL,
 }
 
 
 def protocol_error(code: str, message: str) -> ProtocolError:
     """A :class:`ProtocolError` with the close code the protocol assigns to ``code``."""
     return ProtocolError(message, code=code, close_code=ERROR_CLOSE_CODES.get(code, CLOSE_BAD_MESSAGE))
+
+
+def is_valid_call_id(value: object) -> bool:
+    """Whether ``value`` follows the call-id rule (a plain file-name-safe token, never a path)."""
+    return isinstance(value, str) and CALL_ID.fullmatch(value) is not None and value not in (".", "..")
+
+
+def check_call_id(value: object, where: str = "call_id") -> str:
+    """Validate a call id from any entry point.
+
+    Args:
+        value: the id as received.
+        where: the field it came from (for the message).
+
+    Returns:
+        The id.
+
+    Raises:
+        ProtocolError: ``bad_message`` if it breaks the rule (the value is not echoed).
+    """
+    if not is_valid_call_id(value):
+        raise protocol_error("bad_message", f"{where} must be {CALL_ID_RULE}")
+    return value
+
+
+def safe_call_id(text: str) -> str:
+    """A valid call id made from any name (e.g. a file stem): other characters become ``_``."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:128]
+    return cleaned if is_valid_call_id(cleaned) else "call"
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to fit a close frame (at most 123 bytes of UTF-8, whole characters)."""
+    return text.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
 
 
 def error_message(exc: ProtocolError, **extra: Any) -> str:
@@ -77,10 +117,7 @@ def parse_json(text: str | bytes, expected: tuple[str, ...]) -> dict[str, Any]:
     Raises:
         ProtocolError: bad JSON, not an object, wrong version or unexpected type.
     """
-    try:
-        msg = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise protocol_error("bad_json", f"message is not JSON: {exc}") from None
+    msg = load_json(text)
     if not isinstance(msg, dict):
         raise protocol_error("bad_message", "message must be a JSON object")
     version = msg.get("v", PROTOCOL_VERSION)
@@ -90,6 +127,25 @@ def parse_json(text: str | bytes, expected: tuple[str, ...]) -> dict[str, Any]:
     if kind not in expected:
         raise protocol_error("unknown_type", f"unexpected message type {kind!r} here (expected one of {', '.join(expected)})")
     return msg
+
+
+def load_json(text: str | bytes) -> Any:
+    """``json.loads`` that fails only with ``bad_json`` (also on nesting too deep to parse).
+
+    Raises:
+        ProtocolError: not JSON, or nested too deep.
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise protocol_error("bad_json", f"message is not JSON: {exc}") from None
+    except RecursionError:
+        raise protocol_error("bad_json", "message is nested too deeply") from None
+
+
+def is_int(value: object) -> bool:
+    """A JSON integer (``bool`` and ``1.0`` are not)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -110,21 +166,19 @@ def parse_start(msg: dict[str, Any]) -> StartMessage:
     Raises:
         ProtocolError: any field missing or out of range.
     """
-    call_id = msg.get("call_id")
-    if not isinstance(call_id, str) or not CALL_ID.match(call_id):
-        raise protocol_error("bad_message", "call_id must be 1-128 characters of letters, digits, . _ : -")
+    call_id = check_call_id(msg.get("call_id"))
     encoding = msg.get("encoding", "pcm_s16le")
     if encoding not in ENCODINGS:
         raise protocol_error("unsupported_encoding", f"encoding {encoding!r} is not supported (use {' or '.join(ENCODINGS)})")
     rate = msg.get("sample_rate")
-    if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+    if not is_int(rate) or not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
         raise protocol_error("unsupported_rate", f"sample_rate must be an integer {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz, not {rate!r}")
     channels = msg.get("channels", 1)
-    if channels not in (1, 2) or isinstance(channels, bool):
+    if not is_int(channels) or channels not in (1, 2):
         raise protocol_error("bad_channels", f"channels must be 1 or 2, not {channels!r}")
     default_roles = ["mixed"] if channels == 1 else ["agent", "customer"]
     roles = msg.get("roles", default_roles)
-    if not isinstance(roles, list) or len(roles) != channels:
+    if not isinstance(roles, list) or len(roles) != channels or not all(isinstance(r, str) for r in roles):
         raise protocol_error("bad_channels", f"roles must list one role per channel ({channels})")
     if (channels == 1 and roles != ["mixed"]) or (channels == 2 and sorted(roles) != ["agent", "customer"]):
         raise protocol_error("bad_channels", "roles must be [\"mixed\"] for 1 channel or agent and customer for 2")
@@ -156,15 +210,16 @@ def parse_subscribe(msg: dict[str, Any]) -> Subscription:
     calls = msg.get("calls", "*")
     if calls == "*":
         selected = None
-    elif isinstance(calls, list) and all(isinstance(c, str) for c in calls) and len(calls) <= 1000:
+    elif isinstance(calls, list) and all(is_valid_call_id(c) for c in calls) and len(calls) <= 1000:
         selected = tuple(calls)
     else:
-        raise protocol_error("bad_message", 'calls must be "*" or a list of call ids')
+        raise protocol_error("bad_message", f'calls must be "*" or a list of at most 1000 call ids ({CALL_ID_RULE})')
     since = msg.get("since", {})
-    if not isinstance(since, dict) or not all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in since.items()):
+    if not isinstance(since, dict) or len(since) > 1000 or not all(
+            is_valid_call_id(k) and is_int(v) and v >= 0 for k, v in since.items()):
         raise protocol_error("bad_message", "since must map call ids to the last seq received (integers >= 0)")
     types = msg.get("types")
-    if types is not None and not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
+    if types is not None and not (isinstance(types, list) and len(types) <= 100 and all(isinstance(t, str) for t in types)):
         raise protocol_error("bad_message", "types must be a list of event type names")
     return Subscription(selected, dict(since), frozenset(types) if types is not None else None)
 
@@ -179,6 +234,6 @@ def parse_ack(msg: dict[str, Any]) -> tuple[str, str, str]:
     action = msg.get("action", "acknowledged")
     if not isinstance(call_id, str) or not isinstance(prompt_id, str):
         raise protocol_error("bad_message", "ack needs call_id and prompt_id strings")
-    if action not in ("acknowledged", "dismissed"):
+    if not isinstance(action, str) or action not in ("acknowledged", "dismissed"):
         raise protocol_error("bad_message", f"action must be acknowledged or dismissed, not {action!r}")
     return call_id, prompt_id, action
