@@ -175,3 +175,18 @@ def test_the_terminal_view_says_why_in_voice_and_words():
     line = why_line({"bias": -2.45, "loudness": 1.6, "pitch": 0.3, "text:anger": 0.9, "words:negative": 0.3})
     assert line == "Voice +1.9 (louder than their normal) · Words +1.2 (angry words)"
     assert why_line({"bias": -2.45}) == ""
+
+
+def test_a_brief_burst_over_the_heated_threshold_is_not_an_alarm(params):
+    """Heated is entered only after the score has stayed above its threshold enter_delay_s."""
+    import dataclasses
+
+    assert params.enter_delay_s > 0
+    m = EscalationMeter(("customer",), dataclasses.replace(params, attack_s=0.01), 4.0)
+    logit_60 = 0.6  # a little above heated (60)
+    m.advance(1.0)
+    m.add_cue(cue(1.0, "anger", logit_60 - params.bias, evidence="x"))
+    first = [r for r in m.advance(1.25) if r.role == "customer"]
+    assert first[-1].score >= params.thresholds["heated"] and first[-1].level == "tense"
+    later = [r for r in m.advance(1.0 + params.enter_delay_s + 0.25) if r.role == "customer"]
+    assert later[-1].level == "heated"

@@ -40,6 +40,8 @@ def detector():
     ("customer", "You're useless, you idiot.", {"insult"}),
     ("customer", "This damn printer jammed again.", {"profanity"}),
     ("customer", "I'm so worried, I don't know what to do.", {"distress"}),
+    ("mixed", "I'm calling about my credit card bill.", set()),
+    ("agent", "I'll put a credit on your account.", {"offer"}),
 ])
 def test_phrases_map_to_kinds(detector, role, text, kinds):
     assert {c.kind for c in detector.feed(update(role, text))} == kinds

@@ -51,6 +51,7 @@ class MeterParams:
     exit_margin: float
     min_dwell_s: float
     version: int = 2
+    enter_delay_s: float = 0.0
     fusion: "FusionV3 | None" = None
 
 
@@ -119,6 +120,7 @@ def load_meter_params(path: str | None = None, bundled: str = "meter.toml") -> M
             trend_window_s=float(smooth["trend_window_s"]),
             thresholds={k: float(levels[k]) for k in LEVELS[1:]},
             exit_margin=float(levels["exit_margin"]), min_dwell_s=float(levels["min_dwell_s"]),
+            enter_delay_s=float(levels.get("enter_delay_s", 0.0)),
             version=int(d.get("version", 2)),
             fusion=_fusion_v3(fusion["v3"]) if int(d.get("version", 2)) >= 3 else None,
         )
@@ -171,6 +173,7 @@ class _RoleMeter:
         self.level_since = 0.0
         self.last_t = 0.0
         self.history: deque[tuple[float, float]] = deque()
+        self.above_since: dict[int, float] = {}
 
     def add_frame(self, frame: ProsodyFrame) -> None:
         if not frame.z:
@@ -316,7 +319,13 @@ class _RoleMeter:
         idx = LEVELS.index(self.level)
         up = 0
         for i, name in enumerate(LEVELS[1:], start=1):
-            if s >= p.thresholds[name]:
+            if s < p.thresholds[name]:
+                self.above_since.pop(i, None)
+                continue
+            since = self.above_since.setdefault(i, t)
+            # heated and above are entered only once the score has stayed there enter_delay_s:
+            # a laugh or a cough that brushes the threshold is not an alarm
+            if i == 1 or t - since >= p.enter_delay_s - 1e-9:
                 up = i
         if up > idx:
             self.level, self.level_since = LEVELS[up], t
