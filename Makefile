@@ -8,10 +8,11 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
 .PHONY: demo test bench fixtures clean sysdeps
 
-# Debian packages the tests use: chromium (the browser test), ffmpeg (mp3/m4a decoding).
+# Debian packages the tests use: chromium (the browser test), ffmpeg (mp3/m4a decoding),
+# espeak-ng and sox (the PII and Whisper-loop tests render their calls at test time).
 # Installed when running as root on Debian/Ubuntu; otherwise the tests that need them skip
 # with a reason.
-SYSDEPS := chromium ffmpeg
+SYSDEPS := chromium ffmpeg espeak-ng sox
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
