@@ -337,14 +337,14 @@ async def pump(watcher: Watcher, send, hub: CallHub | None = None, send_timeout_
                     break
                 if not await deliver(watcher.outbox.popleft()):
                     break
+            await asyncio.sleep(0)  # a send that does not block does not yield: let others run
             continue
         if hub is not None and watcher.catching_up:
             page = hub.history_page(watcher)
             for env in page:
                 if watcher.overflow is not None or not await deliver(env):
                     break
-            if not page:
-                await asyncio.sleep(0)  # a filtered-out page: let the loop breathe
+            await asyncio.sleep(0)  # one page at a time: a long history never holds the loop
             continue
         watcher.wake.clear()
         await watcher.wake.wait()

@@ -53,6 +53,8 @@ def recover_one(path: Path, stem: str, config: Config, model_name: str) -> bool:
     from voicemon.live.commands import write_call_report
     from voicemon.report.model import build_report
 
+    if _ends_with_call_ended(path):  # the common case, decided from the file's last bytes
+        return False
     events, unreadable = read_log(path)
     if not events or events[-1].get("type") == "call_ended":
         return False
@@ -81,6 +83,21 @@ def recover_one(path: Path, stem: str, config: Config, model_name: str) -> bool:
     _append_line(path, json.dumps(ended, ensure_ascii=False))
     log.info("call %s (%s) recovered from its log: %d events", call_id, stem, len(events))
     return True
+
+
+TAIL_BYTES = 65536
+
+
+def _ends_with_call_ended(path: Path) -> bool:
+    """Whether the log's last line is a ``call_ended`` envelope (reads only the file's end)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - TAIL_BYTES))
+        lines = fh.read().rstrip(b"\n").rsplit(b"\n", 1)
+    try:
+        return json.loads(lines[-1]).get("type") == "call_ended"
+    except (ValueError, AttributeError):
+        return False
 
 
 def _append_line(path: Path, line: str) -> None:
