@@ -210,6 +210,13 @@ class DiarizationOptions:
         min_speaker_share: a second speaker holding less of the speech than this is not one.
         dual_mono_correlation: a two-channel file whose channels correlate at least this much
             over active audio is analysed as mono.
+        live_warmup_s: a live mono call (``listen``/``replay``/``/ingest`` with one channel)
+            is scored as one ``mixed`` voice until this much speech has been heard and the two
+            voices pass the one-voice test; then it splits into agent and customer.
+        live_min_coherence: the live split test's coherence threshold (stricter than
+            ``min_coherence``: live tests a few dozen windows, and tests repeatedly).
+        live_delay_s: after the split, audio is held back this long before it is routed, so
+            the embedding window centred on each frame is in before the frame is labelled.
     """
 
     mode: str = "auto"
@@ -220,6 +227,9 @@ class DiarizationOptions:
     min_coherence: float = 0.5
     min_speaker_share: float = 0.08
     dual_mono_correlation: float = 0.97
+    live_warmup_s: float = 10.0
+    live_min_coherence: float = 0.6
+    live_delay_s: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -350,6 +360,8 @@ def _validate(config: Config) -> None:
     windows_per_stride = 0.8 / dia.window_stride_s if dia.window_stride_s > 0 else 0.0
     if not 0.1 <= dia.window_stride_s <= 0.8 or abs(windows_per_stride - round(windows_per_stride)) > 1e-6 or not 0.0 <= dia.min_coherence < 1.0 or not 0.5 <= dia.dual_mono_correlation <= 1.0:
         raise ConfigError("diarization: window_stride_s 0.1, 0.2, 0.4 or 0.8 s, min_coherence in [0, 1), dual_mono_correlation 0.5-1")
+    if not 2.0 <= dia.live_warmup_s <= 120.0 or not 0.0 <= dia.live_delay_s <= 2.0 or not 0.0 <= dia.live_min_coherence < 1.0:
+        raise ConfigError("diarization: live_warmup_s must be 2-120 s, live_delay_s 0-2 s, live_min_coherence in [0, 1)")
     srv = config.server
     if not 0 <= srv.port <= 65535:
         raise ConfigError("server.port must be 0-65535")

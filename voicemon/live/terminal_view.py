@@ -51,6 +51,9 @@ class TerminalView:
         self.media_s = max(self.media_s, float(env.get("t", 0.0)))
         if kind == "reading":
             self.readings[env["role"]] = env
+        elif kind == "speakers":  # a one-channel call split into agent and customer
+            self.roles = tuple(sorted(env["roles"], key=lambda r: r != "customer"))
+            self.status = env["message"]
         elif kind == "prompt":
             self.prompt = env
         elif kind == "prompt_ack" and self.prompt and self.prompt["id"] == env["prompt_id"]:

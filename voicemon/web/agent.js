@@ -260,6 +260,11 @@
       case "prompt": state.prompts.set(env.id, env); break;
       case "prompt_ack": state.handled.add(env.prompt_id); break;
       case "asr_status": notice(env.state === "ok" ? "" : `Transcript delayed: ${env.message}`); break;
+      case "speakers":  // one-channel call: mixed until two voices are told apart, then agent/customer
+        setupRoles(env.roles);
+        notice(env.state === "split" ? "Voices told apart: Customer and Agent meters from here on." : "");
+        if (env.state === "mixed") $("caller-label").textContent = "Call (both voices on one meter until they are told apart)";
+        break;
       case "call_ended": {
         const report = env.summary && env.summary.report;
         notice(`Call ended after ${VM.clock(env.summary ? env.summary.duration_s : state.mediaS)}.` + (report ? ` Report: ${report}` : ""));
