@@ -13,7 +13,15 @@ For each two-channel call (left = agent, right = customer):
 * **meter** — per-role peak score and time in each level on the mono file next to the stereo
   original;
 * **cost** — wall time of the global diarization step and of the whole ``analyze`` of the mono
-  and the stereo file (x real time), and the process's peak RSS.
+  and the stereo file (x real time), and the process's peak RSS;
+* **window stride** — DER, confusion and cost of the default embedder at each
+  ``--strides`` hop (``window_stride_s``; 0.8 s embeds half the windows of 0.4 s);
+* **live** — the online tracker (:mod:`voicemon.audio.diarize_online`) folded over the mono
+  file as a live call feeds it: when it split, the share of offline speech frames after the
+  split given the same speaker (``frame_agreement``), accuracy against the channels next to
+  the offline step's, its cost; and a lockstep live replay of the mono file through
+  ``LiveCall`` (real Whisper) for the agent choice: ``role_agreement`` = frames after the split
+  with the same *role* live and offline, ``roles_right`` = the live agent is the left channel.
 
     .venv/bin/python benchmarks/diarization.py [CALL.wav ...]
 
@@ -45,6 +53,7 @@ from voicemon import config as cfg  # noqa: E402
 from voicemon.asr.transcriber import parallel_transcriber  # noqa: E402
 from voicemon.audio.decode import load_call_audio  # noqa: E402
 from voicemon.audio.diarize import FRAME_S, diarize, speech_frames  # noqa: E402
+from voicemon.audio.diarize_online import track_file  # noqa: E402
 from voicemon.audio.embedders import EMBEDDERS  # noqa: E402
 from voicemon.offline import analyze_file  # noqa: E402
 
@@ -116,10 +125,68 @@ def roles_right(report: dict, ref_a: np.ndarray, ref_c: np.ndarray) -> bool | No
     return on_a > on_c
 
 
+def live_tracking(mono: np.ndarray, offline, ref_a: np.ndarray, ref_c: np.ndarray, config) -> dict:
+    """The online tracker over a mono call vs the offline global step and the channels."""
+    started = time.perf_counter()
+    tracker, live = track_file(mono, config.diarization, config.segmenter)
+    cost = time.perf_counter() - started
+    out = {**tracker.summary(), "cost_s": round(cost, 2), "x_realtime": round(len(mono) / 16000 / cost, 1)}
+    out.setdefault("split_at_s", None)
+    n = min(len(live), len(offline.labels), len(ref_a), len(ref_c))
+    routed = live[:n] >= 0
+    if not routed.any():
+        return {**out, "frame_agreement": None, "accuracy_live": None, "accuracy_offline": None}
+    after = np.zeros(n, bool)
+    after[int(np.argmax(routed)):] = True
+    both = offline.speech[:n] & after & routed
+    single = (ref_a[:n] ^ ref_c[:n]) & after & routed
+    out["frame_agreement"] = round(float(np.mean(live[:n][both] == offline.labels[:n][both])), 4)
+    out["routed_share"] = round(float(both.sum() / max(1, (offline.speech[:n] & after).sum())), 4)
+    out["accuracy_live"] = round(float(np.mean((live[:n][single] == 0) == ref_a[:n][single])), 4)
+    out["accuracy_offline"] = round(float(np.mean((offline.labels[:n][single] == 0) == ref_a[:n][single])), 4)
+    return out
+
+
+def live_roles(path: Path, config, transcriber, workers: int, live: dict, offline_agent: str | None,
+               ref_a: np.ndarray, ref_c: np.ndarray) -> dict:
+    """A lockstep live replay of the mono file: which speaker the live call made the agent."""
+    import asyncio
+
+    from voicemon.live.asr_pool import AsrPool
+    from voicemon.live.runner import LiveCall, LiveOptions
+    from voicemon.live.sources import replay
+
+    audio = load_call_audio(path)
+
+    async def run() -> dict:
+        pool = AsrPool(transcriber, workers=workers)
+        call = LiveCall(path.stem, ("mixed",), config, pool, options=LiveOptions(lockstep=True, interim_interval_s=0.0))
+        await replay(call, audio, config.audio.chunk_ms, None)
+        report = await call.finish()
+        pool.close()
+        return report
+
+    started = time.perf_counter()
+    report = asyncio.run(run())
+    out: dict = {"replay_wall_s": round(time.perf_counter() - started, 2)}
+    choice = (report.get("diarization") or {}).get("roles") or {}
+    out["agent_speaker"] = choice.get("agent_speaker")
+    out["agent_confidence"] = choice.get("confidence")
+    out["offline_agent_speaker"] = offline_agent
+    if out["agent_speaker"] and offline_agent and live.get("frame_agreement") is not None:
+        same = out["agent_speaker"] == offline_agent
+        out["role_agreement"] = live["frame_agreement"] if same else round(1 - live["frame_agreement"], 4)
+    right = roles_right(report, ref_a, ref_c) if report["roles"] == ["agent", "customer"] else None
+    out["roles_right"] = right
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("calls", nargs="*", default=[str(p) for p in DEFAULT])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "diarization.json"))
+    parser.add_argument("--strides", default="0.4,0.8", help="window_stride_s values to compare (default embedder)")
+    parser.add_argument("--no-live", action="store_true", help="skip the live tracker and the live replay")
     args = parser.parse_args()
     calls = [Path(p) for p in args.calls]
     missing = [str(p) for p in calls if not p.exists()]
@@ -149,6 +216,16 @@ def main() -> int:
                     "der": der(ref_a, ref_c, d.speech, d.labels) if d.n_speakers == 2 else None,
                     "der_collar_0.25s": der(ref_a, ref_c, d.speech, d.labels, COLLAR_S) if d.n_speakers == 2 else None,
                 }
+            row["strides"] = {}
+            for stride in [float(x) for x in args.strides.split(",")]:
+                options = dataclasses.replace(config.diarization, window_stride_s=stride)
+                d = diarize(mono, options, config.segmenter)
+                row["strides"][f"{stride:g}"] = {
+                    "speakers": d.n_speakers, "coherence": round(d.coherence, 3), "cost_s": round(d.cost_s, 3),
+                    "der": der(ref_a, ref_c, d.speech, d.labels) if d.n_speakers == 2 else None}
+            offline_dia = diarize(mono, config.diarization, config.segmenter)
+            if not args.no_live:
+                row["live"] = live_tracking(mono, offline_dia, ref_a, ref_c, config)
             timings = {}
             reports = {}
             for kind, p in (("stereo", path), ("mono", mono_path)):
@@ -161,6 +238,9 @@ def main() -> int:
             row["analyze"]["diarization_s"] = dia.get("cost_s")
             row["analyze"]["diarization_share"] = round(dia.get("cost_s", 0.0) / timings["mono"], 3)
             row["roles"] = {"chosen": dia.get("roles"), "right": roles_right(reports["mono"], ref_a, ref_c)}
+            if not args.no_live:
+                row["live"].update(live_roles(mono_path, config, transcriber, workers, row["live"],
+                                              (dia.get("roles") or {}).get("agent_speaker"), ref_a, ref_c))
             row["meter"] = {"stereo": stats_of(reports["stereo"]), "mono": stats_of(reports["mono"])}
             hot = {k: {r: round(v["time_in_level_s"]["heated"] + v["time_in_level_s"]["critical"], 2)
                        for r, v in row["meter"][k].items()} for k in ("stereo", "mono")}
@@ -177,6 +257,17 @@ def main() -> int:
             print(f"  roles right: {row['roles']['right']} ({(dia.get('roles') or {}).get('confidence')})")
             print(f"  analyze: stereo {timings['stereo']:.1f} s, mono {timings['mono']:.1f} s, "
                   f"diarization {dia.get('cost_s')} s = {row['analyze']['diarization_share'] * 100:.1f} % of mono")
+            for stride, e in row["strides"].items():
+                d = e["der"] or {}
+                print(f"  stride {stride} s: DER {d.get('der', float('nan')):.3f} (confusion {d.get('confusion', 0):.3f}) "
+                      f"coherence {e['coherence']:.2f}  {e['cost_s']:.2f} s")
+            if "live" in row:
+                lv = row["live"]
+                print(f"  live: split at {lv['split_at_s']} s, frame agreement with offline {lv['frame_agreement']}, "
+                      f"accuracy live {lv['accuracy_live']} / offline {lv['accuracy_offline']}, cost {lv['cost_s']} s "
+                      f"({lv['x_realtime']} x real time); roles: live agent {lv.get('agent_speaker')} "
+                      f"(offline {lv.get('offline_agent_speaker')}), role agreement {lv.get('role_agreement')}, "
+                      f"right {lv.get('roles_right')}")
             for role in ("agent", "customer"):
                 s, m = row["meter"]["stereo"].get(role, {}), row["meter"]["mono"].get(role, {})
                 print(f"  {role:9s} peak stereo {s.get('peak_score')} mono {m.get('peak_score')}; "
