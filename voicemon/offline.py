@@ -65,14 +65,34 @@ def plan_speakers(audio: DecodedAudio, config: Config):
     return diarize(audio.signals["mixed"], config.diarization, config.segmenter)
 
 
-def _speaker_texts(steps: list[Step], results: dict[str, Future]) -> tuple[str, str]:
+def assign_agent(steps: list[Step], words_of: Callable[[str], object], override: str = "auto"):
+    """Decide which diarized speaker is the agent and relabel the recorded steps to match.
+
+    Args:
+        steps: the signal steps of a diarized call (speaker 1 = ``agent``, speaker 2 = ``customer``).
+        words_of: job id -> that job's words (an exception or ``None`` for a job without words).
+        override: ``auto``, ``first`` or ``second`` (``diarization.agent_speaker``).
+
+    Returns:
+        ``(choice, steps, renamed)``: the :class:`~voicemon.audio.speaker_roles.RoleChoice`, the
+        steps with the roles swapped when the second speaker is the agent (else unchanged), and
+        new job id -> old job id for the jobs that were renamed.
+    """
+    from voicemon.audio.speaker_roles import choose_agent
+
     texts: dict[str, list[str]] = {"agent": [], "customer": []}
     for step in steps:
         for job in step.jobs:
-            words = results[job.job_id].result()
-            if not isinstance(words, Exception):
+            words = words_of(job.job_id)
+            if words and not isinstance(words, Exception):
                 texts[job.role].extend(w.text for w in words)
-    return " ".join(texts["agent"]), " ".join(texts["customer"])
+    choice = choose_agent((" ".join(texts["agent"]), " ".join(texts["customer"])), override)
+    if choice.agent_speaker != 1:
+        return choice, steps, {}
+    swap = {"agent": "customer", "customer": "agent"}
+    swapped = [swap_roles(s, swap) for s in steps]
+    renamed = {new.job_id: old.job_id for b, a in zip(steps, swapped) for old, new in zip(b.jobs, a.jobs)}
+    return choice, swapped, renamed
 
 
 def analyze_audio(audio: DecodedAudio, config: Config, transcriber: Transcriber, *,
@@ -130,15 +150,11 @@ def run_analysis(audio: DecodedAudio, config: Config, transcriber: Transcriber, 
         for job in steps[-1].jobs:
             futures[job.job_id] = pool.submit(transcribe_or_error, transcriber, job)
         if router is not None:
-            from voicemon.audio.speaker_roles import choose_agent
-
-            choice = choose_agent(_speaker_texts(steps, futures), config.diarization.agent_speaker)
+            choice, steps, renamed = assign_agent(steps, lambda job_id: futures[job_id].result(),
+                                                  config.diarization.agent_speaker)
             info["roles"] = choice.to_dict()
-            if choice.agent_speaker == 1:
-                swap = {"agent": "customer", "customer": "agent"}
-                before, steps = steps, [swap_roles(s, swap) for s in steps]
-                futures = {new.job_id: futures[old.job_id]
-                           for b, a in zip(before, steps) for old, new in zip(b.jobs, a.jobs)}
+            if renamed:
+                futures = {new: futures[old] for new, old in renamed.items()}
                 router = SpeakerRouter(dia, ("customer", "agent"))
         interpret = InterpretStages(roles, config, params)
         events: list[Event] = []

@@ -207,15 +207,18 @@ class _RoleMeter:
         gap = t - self.last_voiced_t - self.p.silence_hold_s
         return 1.0 if gap <= 0 else 0.5 ** (gap / self.p.silence_half_life_s)
 
+    def _own_words(self, cue: Cue) -> bool:
+        """Whether a cue is something this party said (not, say, the agent's cue aimed at them)."""
+        return cue.role in (self.role, "mixed") and cue.source in WORD_SOURCES
+
     def add_cue(self, cue: Cue) -> None:
         self.cues.append(cue)
         v3 = self.p.fusion
-        if (v3 is not None and self.tainted_by is None and cue.role in (self.role, "mixed") and cue.source in WORD_SOURCES
-                and cue.weight > 0 and (self.formed_t is None or cue.t <= self.formed_t)):
-            own = [c for c in self.cues if c.role in (self.role, "mixed") and c.source in WORD_SOURCES and c.weight > 0
-                   and (self.formed_t is None or c.t <= self.formed_t)]
-            if sum(c.weight for c in own) >= v3.taint_min_weight:
-                self.tainted_by = " … ".join(c.evidence for c in own if c.source == "text") or cue.evidence
+        if v3 is None or self.tainted_by is not None or self.formed_t is not None and cue.t > self.formed_t:
+            return
+        own = [c for c in self.cues if self._own_words(c) and c.weight > 0 and (self.formed_t is None or c.t <= self.formed_t)]
+        if cue in own and sum(c.weight for c in own) >= v3.taint_min_weight:
+            self.tainted_by = " … ".join(c.evidence for c in own if c.source == "text") or cue.evidence
 
     def logit(self, t: float) -> tuple[float, dict[str, float], list[str]]:
         p = self.p
@@ -260,7 +263,7 @@ class _RoleMeter:
             return sum(contributions.values()), contributions, notes
         own_negative = own_positive = 0.0
         for c in self.cues:
-            if c.role not in (self.role, "mixed") or c.source not in WORD_SOURCES:
+            if not self._own_words(c):
                 continue
             recent = c.weight * 0.5 ** (max(0.0, t - c.t) / v3.valence_half_life_s)
             if c.weight > 0:
@@ -286,7 +289,6 @@ class _RoleMeter:
         if total_voice > v3.voice_cap:
             notes.append(f"voice capped at {v3.voice_cap:g}")
         return sum(contributions.values()), contributions, notes
-
 
     def tick(self, t: float) -> EscalationReading:
         p = self.p

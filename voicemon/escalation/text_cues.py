@@ -64,6 +64,7 @@ def _boosters() -> frozenset[str]:
 
 BOOSTERS = _boosters()
 
+
 def _compile(phrase: str) -> re.Pattern[str]:
     parts = []
     for token in phrase.split():

@@ -104,32 +104,14 @@ def run_signal(signals: dict[str, np.ndarray], config: Config, params: MeterPara
         words = transcribe_jobs([j for s in steps for j in s.jobs], transcriber, asr_workers)
         asr_s = time.perf_counter() - started
     if router is not None:
-        steps, words = _assign_agent(steps, words, config)
+        from voicemon.offline import assign_agent
+
+        _, steps, renamed = assign_agent(steps, lambda job_id: (words or {}).get(job_id), config.diarization.agent_speaker)
+        if renamed and words is not None:
+            words = {new: words[old] for new, old in renamed.items() if old in words}
     if words is None:
         steps = [Step(events=s.events, jobs=[], watermark_s=s.watermark_s) for s in steps]
     return SignalRun(roles, steps, words, audio.duration_s, signal_cpu_s, asr_s, diarized=router is not None)
-
-
-def _assign_agent(steps: list[Step], words: dict | None, config: Config) -> tuple[list[Step], dict | None]:
-    """Relabel a diarized call's steps (and words) if the second speaker is the agent."""
-    from voicemon.audio.speaker_roles import choose_agent
-    from voicemon.session import swap_roles
-
-    texts: dict[str, list[str]] = {"agent": [], "customer": []}
-    for step in steps:
-        for job in step.jobs:
-            ws = (words or {}).get(job.job_id)
-            if ws and not isinstance(ws, Exception):
-                texts[job.role].extend(w.text for w in ws)
-    choice = choose_agent((" ".join(texts["agent"]), " ".join(texts["customer"])), config.diarization.agent_speaker)
-    if choice.agent_speaker != 1:
-        return steps, words
-    swap = {"agent": "customer", "customer": "agent"}
-    swapped = [swap_roles(s, swap) for s in steps]
-    if words is not None:
-        words = {new.job_id: words[old.job_id] for b, a in zip(steps, swapped) for old, new in zip(b.jobs, a.jobs)
-                 if old.job_id in words}
-    return swapped, words
 
 
 def transcribe_jobs(jobs: list[AsrJob], transcriber, workers: int) -> dict[str, list[Word] | Exception]:

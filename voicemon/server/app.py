@@ -158,7 +158,7 @@ class VoicemonServer:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):
+            except (NotImplementedError, RuntimeError):  # not the main thread / not POSIX: no graceful stop by signal
                 pass
         await self.start()
         if on_ready:
