@@ -84,3 +84,34 @@ def test_an_intensified_phrase_counts_more(detector):
     boosted = detector.feed(update("customer", "I am extremely frustrated right now"))
     assert [c.kind for c in plain] == [c.kind for c in boosted] == ["anger"]
     assert boosted[0].weight > plain[0].weight and boosted[0].evidence == "extremely frustrated"
+
+
+@pytest.mark.parametrize("extra", ['unless = "cancel*"', 'unless = [1, 2]', 'unless = [""]', 'negatable = "yes"',
+                                   'unless = ["' + "a " * 5000 + 'b"]'])
+def test_hostile_context_rules_are_a_config_error_or_harmless(tmp_path, extra):
+    from voicemon.errors import ConfigError
+
+    bad = tmp_path / "lex.toml"
+    bad.write_text(f'[anger]\nweight = 0.9\nphrases = ["ridiculous"]\n{extra}\n')
+    if extra.startswith('unless = ["a '):  # a huge but well-formed veto phrase loads and matches nothing
+        detector = TextCueDetector(load_lexicon(str(bad)))
+        assert [c.kind for c in detector.feed(update("customer", "this is ridiculous"))] == ["anger"]
+        return
+    with pytest.raises(ConfigError, match=r"\[anger\]"):
+        load_lexicon(str(bad))
+
+
+def test_hostile_v3_fusion_values_are_a_config_error(tmp_path):
+    from importlib import resources
+
+    from voicemon.errors import ConfigError
+    from voicemon.escalation.meter import load_meter_params
+
+    text = resources.files("voicemon.models").joinpath("meter.toml").read_text()
+    for bad_text in (text.replace("voice_cap = 4.0", 'voice_cap = "\\u0000"'),
+                     text.replace("voice_cap = 4.0\n", ""),
+                     text.replace("enter_delay_s = 0.5", "enter_delay_s = [1]")):
+        bad = tmp_path / "meter.toml"
+        bad.write_text(bad_text)
+        with pytest.raises(ConfigError, match="meter parameters"):
+            load_meter_params(str(bad))

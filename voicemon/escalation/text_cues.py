@@ -102,8 +102,8 @@ def load_lexicon(path: str | None = None) -> dict[str, CueCategory]:
             out[kind] = CueCategory(
                 kind=kind, speaker=speaker, target=target, weight=float(spec["weight"]),
                 patterns=tuple(_compile(p) for p in phrases), phrases=phrases,
-                negatable=bool(spec.get("negatable", False)),
-                unless=tuple(_compile(str(p)) for p in spec.get("unless", ())),
+                negatable=_flag(spec.get("negatable", False)),
+                unless=tuple(_compile(p) for p in _phrase_list(spec.get("unless", []))),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"lexicon category [{kind}] is malformed: {exc}") from exc
@@ -154,6 +154,18 @@ class TextCueDetector:
                     break
         cues.sort(key=lambda c: c.t)
         return cues
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"negatable must be true or false, not {value!r}")
+    return value
+
+
+def _phrase_list(value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise ValueError(f"unless must be a list of phrases, not {value!r}")
+    return value
 
 
 def _booster(text: str, start: int) -> str | None:
