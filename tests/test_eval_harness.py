@@ -204,3 +204,12 @@ def test_eval_clips_two_party_compares_v3_v2_and_loudness(tmp_path):
         assert clean[system]["false_alarm_neutral_heated"] <= 0.05
     lat = [c["meter"]["latency_s"] for c in scored if c["label"] == "angry" and c["meter"]["latency_s"] is not None]
     assert all(0 < x < 14 for x in lat)
+
+
+def test_two_party_needs_two_speakers_with_neutral_clips(tmp_path):
+    one = tmp_path / "one.csv"
+    wav = FIXTURES / "not_angry_call.wav"
+    one.write_text(f"path,label,speaker\n{wav},neutral,s1\n{wav},angry,s1\n")
+    res = _voicemon("eval", "clips", str(one), "--two-party", "--transforms", "clean", "--out", str(tmp_path / "x.json"))
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1].startswith("error: ") and "at least two speakers" in res.stderr
