@@ -13,22 +13,13 @@ import binascii
 
 import numpy as np
 
+from voicemon.audio.g711 import ULAW_TO_FLOAT
 from voicemon.events import SAMPLE_RATE_HZ, AudioChunk
 from voicemon.server.protocol import StartMessage, protocol_error
 
 
-def _mulaw_table() -> np.ndarray:
-    """G.711 mu-law byte -> float32 in [-1, 1]."""
-    u = ~np.arange(256, dtype=np.uint8)
-    sign = (u & 0x80) != 0
-    exponent = (u >> 4) & 0x07
-    mantissa = u & 0x0F
-    magnitude = ((mantissa.astype(np.int32) << 3) + 0x84) << exponent
-    pcm = np.where(sign, 0x84 - magnitude, magnitude - 0x84)
-    return (pcm / 32768.0).astype(np.float32)
-
-
-MULAW = _mulaw_table()
+MULAW = ULAW_TO_FLOAT
+"""G.711 mu-law byte -> float32 in [-1, 1) (:mod:`voicemon.audio.g711`)."""
 
 
 class FrameDecoder:
