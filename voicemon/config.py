@@ -170,6 +170,12 @@ class ServerOptions:
         watcher_send_timeout_s: a watcher that takes longer than this to accept one message
             (it stopped reading) is closed as too slow, with a resume point.
         log_flush_s: how often (wall clock) each live call's event log is written to disk.
+        hub: where calls' events meet: ``""`` = in this process (one server), or a
+            ``redis://host:port/db`` URL (Redis or Valkey) shared by several servers
+            (docs/scale.md).
+        hub_node_ttl_s: a server whose heartbeat is older than this is dead; the others mark
+            its live calls ``interrupted`` (Redis hub only).
+        hub_stream_maxlen: most events kept in a call's Redis stream (approximate trim).
     """
 
     host: str = "127.0.0.1"
@@ -191,6 +197,9 @@ class ServerOptions:
     start_timeout_s: float = 10.0
     watcher_send_timeout_s: float = 10.0
     log_flush_s: float = 0.5
+    hub: str = ""
+    hub_node_ttl_s: float = 5.0
+    hub_stream_maxlen: int = 200000
 
 
 @dataclass(frozen=True)
@@ -262,6 +271,28 @@ class RedactOptions:
 
 
 @dataclass(frozen=True)
+class BatchOptions:
+    """``voicemon analyze --engine ray|local``: batch QA with a resumable run manifest.
+
+    Attributes:
+        address: the Ray cluster: ``""`` starts a local one, ``auto`` joins the one this
+            machine belongs to, ``ray://head:10001`` a remote one (``--address``).
+        actors: analysis actors (0 = as many as the cluster's CPUs allow).
+        actor_cpus: CPUs each actor reserves; its Whisper model transcribes this many
+            utterances at once.
+        actor_gpus: GPUs each actor reserves (0 = CPU only; with GPUs set ``asr.compute_type``).
+        max_attempts: analyses of one call (same audio and configuration) before its failure
+            is final; a re-run retries a failed call until then.
+    """
+
+    address: str = ""
+    actors: int = 0
+    actor_cpus: float = 1.0
+    actor_gpus: float = 0.0
+    max_attempts: int = 2
+
+
+@dataclass(frozen=True)
 class Config:
     """Every stage's options."""
 
@@ -275,6 +306,7 @@ class Config:
     server: ServerOptions = field(default_factory=ServerOptions)
     diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
     redact: RedactOptions = field(default_factory=RedactOptions)
+    batch: BatchOptions = field(default_factory=BatchOptions)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective configuration as plain JSON values (the server token is redacted)."""
@@ -285,6 +317,9 @@ class Config:
         out["server"]["allowed_hosts"] = list(self.server.allowed_hosts)
         if out["server"]["token"]:
             out["server"]["token"] = "***"
+        if "@" in out["server"]["hub"]:  # redis://user:password@host: never in a report
+            scheme, _, rest = out["server"]["hub"].partition("://")
+            out["server"]["hub"] = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
         return out
 
 
@@ -379,6 +414,13 @@ def _validate(config: Config) -> None:
             or srv.watcher_send_timeout_s <= 0 or not 0 < srv.log_flush_s <= 1.0):
         raise ConfigError("server: max_ingest_connections, max_watchers >= 1; start_timeout_s, "
                           "watcher_send_timeout_s > 0; log_flush_s in (0, 1] s")
+    if srv.hub and not srv.hub.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"server.hub must be empty (one server) or a redis://host:port/db URL, not {srv.hub[:40]!r}")
+    if srv.hub_node_ttl_s < 1.0 or srv.hub_stream_maxlen < 1000:
+        raise ConfigError("server: hub_node_ttl_s must be >= 1 s and hub_stream_maxlen >= 1000")
+    bat = config.batch
+    if bat.actors < 0 or bat.actor_cpus <= 0 or bat.actor_gpus < 0 or bat.max_attempts < 1:
+        raise ConfigError("batch: actors >= 0, actor_cpus > 0, actor_gpus >= 0, max_attempts >= 1")
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
