@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -64,6 +65,30 @@ def load_playbook(path: str | None = None) -> list[Rule]:
             raise ConfigError(f"playbook rule {rule.id} has no trigger (on_cue, on_level, on_cooldown or on_agent_level)")
         rules.append(rule)
     return rules
+
+
+def outcome_party(rule: Rule) -> tuple[str, str]:
+    """Whose meter shows whether a prompt of ``rule`` worked, and what it should do.
+
+    A prompt about the agent's own voice (``on_agent_level``, e.g. "Breathe — slow down") is
+    judged on the agent's meter; every other prompt on the caller's. A cooldown prompt
+    (``on_cooldown``, "Thank them…") fires *because* the meter fell, so its goal is that the meter
+    stays down, not that it falls (again).
+
+    Returns:
+        ``(party, goal)``: party ``"agent"`` or ``"caller"``, goal ``"fall"`` or ``"stay"``.
+    """
+    return ("agent" if rule.on_agent_level else "caller", "stay" if rule.on_cooldown else "fall")
+
+
+@lru_cache(maxsize=8)
+def outcome_plan(path: str | None = None) -> dict[str, tuple[str, str]]:
+    """``rule id -> (party, goal)`` (:func:`outcome_party`) for every rule of a playbook.
+
+    Raises:
+        ConfigError: the playbook cannot be read.
+    """
+    return {rule.id: outcome_party(rule) for rule in load_playbook(path)}
 
 
 def _rank(level: str) -> int:
@@ -154,8 +179,14 @@ class Coach:
                 continue
             if rule.min_level and _rank(self.caller_level) < _rank(rule.min_level):
                 continue
-            who = "caller" if cue.role in ("customer", "mixed") and rule.cue_role != "agent" else ("you" if cue.role == "agent" else "someone")
-            reason = f"{who} said “{cue.evidence}”" if cue.source == "text" else cue.evidence
+            if cue.source != "text":
+                reason = cue.evidence
+            elif cue.role == "agent":
+                reason = f"you said “{cue.evidence}”"
+            elif cue.role == "customer" or rule.cue_role == "customer":
+                reason = f"caller said “{cue.evidence}”"
+            else:  # one channel, a rule about the agent's words: the voices are not told apart
+                reason = f"“{cue.evidence}” was said on the call"
             if rule.min_level:
                 reason += f" while the caller is {self.caller_level} (score {self.caller_score:.0f})"
             self._fire(rule, now, reason, out)

@@ -8,14 +8,17 @@ Every piece of text taken from the report is HTML-escaped.
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime, timezone
 from html import escape
+from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from voicemon.report.html_plot import (
-    LEVELS, PLOT_JS, as_dict, as_list, fmt_time, level_edges, level_for, num, ordered_roles,
-    readings_by_role, render_contributions, render_timeline, role_class,
+    DEFAULT_EDGES, LEVELS, PLOT_JS, as_dict, as_list, fmt_time, level_edges, level_for, num, ordered_roles,
+    readings_by_role, render_contributions, render_timeline, role_class, role_label,
 )
 
 _CSS = """
@@ -92,6 +95,36 @@ details>summary{cursor:pointer;font-weight:650;font-size:16px}details[open]>summ
 pre{background:#f8f9fb;border:1px solid var(--line);border-radius:8px;padding:12px;overflow:auto;font-size:12px;max-height:420px}
 footer{margin-top:18px;color:var(--muted);font-size:12.5px}
 .keys{display:flex;gap:14px;flex-wrap:wrap;font-size:12px;color:var(--muted);margin:0 0 8px}.key{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
+.note{margin:10px 0 0;padding:8px 14px;border-radius:8px;background:var(--card);border:1px solid var(--line);border-left:5px solid #f76707}
+.player{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;margin:0 0 10px}.player audio{width:min(100%,520px);height:36px}
+.player.unreachable audio{display:none}
+.has-audio .seg{cursor:pointer}.has-audio .seg:hover{background:#f1f3f5}
+.seg.playing{background:#fff9db;box-shadow:inset 3px 0 #f59f00}
+code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:rgba(127,127,127,.14);padding:0 4px;border-radius:4px}
+@media (prefers-color-scheme: dark){
+:root{color-scheme:dark;--ink:#e6e9ee;--muted:#a3adba;--line:#333a44;--bg:#14171c;--card:#1d2128;--accent:#b197fc;
+--customer:#74a0ff;--agent:#3bc9db;--mixed:#ced4da;--other:#b197fc;--up:#ff922b;--down:#4dabf7}
+.banner{background:#3b1d1d;border-color:#6b2b2b;color:#ffc9c9}
+.lvl-calm{background:#1f3a25;color:#8ce99a}.lvl-tense{background:#3d3413;color:#ffe066}
+.lvl-heated{background:#45280f;color:#ffc078}.lvl-critical{background:#4a1d1d;color:#ffa8a8}
+.lvlbar,.split{background:#2a2f37}
+.band-calm{fill:#1b2a20}.band-tense{fill:#2b2715}.band-heated{fill:#2f2114}.band-critical{fill:#301a1a}
+.grid,.hgrid{stroke:#fff}.tick,.cue-label,.axis-label{fill:#a3adba}.peak{stroke:#14171c}
+.cursor line,.hover{stroke:#e6e9ee}.cursor path{fill:#e6e9ee}
+button.t{color:#bac8ff;background:#263056}button.t:hover,button.t:focus-visible{background:#2f3b6b}
+.seg{border-bottom-color:#262b33}.seg.r-agent{background:#1a2226}.prow{background:#2a2440;border-bottom-color:#3b3360;color:#d0bfff}
+.has-audio .seg:hover{background:#252a32}.seg.playing{background:#3a3210}
+mark.up{background:#5a3413}mark.down{background:#173a5a}
+.chip.up{color:#ffc078;border-color:#8a4b12;background:#34220f}.chip.down{color:#a5d8ff;border-color:#1c5a8a;background:#102a40}
+pre{background:#171a20}.ok{color:#69db7c}.no{color:#ff8787}
+@keyframes flash{0%,35%{background:#5c4b00}100%{background:transparent}}}
+@media print{
+body{background:#fff;color:#000;font-size:11.5px}main{max-width:none;padding:0}
+section,.card{break-inside:auto;border-color:#ccc}.seg,.prow,tr{break-inside:avoid}
+.transcript{max-height:none;overflow:visible;border:0}
+pre{max-height:none;overflow:visible;white-space:pre-wrap}
+.player,.cursor,.hover,#vm-readout{display:none}button.t{background:none;color:inherit;padding:0}
+.seg.playing,.seg.flash{background:none;box-shadow:none;animation:none}}
 """
 
 
@@ -185,13 +218,58 @@ def _header(report: dict, roles: list[str], series: dict, edges: dict[str, float
                   f'{f", {fatal} fatal" if fatal else ""} — see the end of the page.</p>')
     for warning in as_list(report.get("warnings")):
         banner += f'<p class="banner">Warning: {_e(warning)}</p>'
+    banner += _agent_note(per, main_role) + _lag_note(report)
     return (f'<header><h1>Call report</h1><div class="src">{_e(report.get("source") or "(unknown source)")}</div>'
             f'<div class="meta"><span>Duration <b>{fmt_time(duration)}</b></span>'
             f'<span>Generated <b>{_e(_generated(report.get("generated_at")))}</b></span>'
             f'<span>Model <b>{_e(model.get("name") or "—")}</b></span>'
-            f'<span>Roles <b>{_e(", ".join(r.capitalize() for r in roles) or "—")}</b></span></div>'
+            f'<span>Roles <b>{_e(", ".join(role_label(r) for r in roles) or "—")}</b></span>'
+            f'{_lag_meta(report)}</div>'
             f'{_speakers_line(report)}'
             f'<p class="verdict {vcls}">{verdict}</p>{banner}</header>')
+
+
+def _agent_note(per: dict, main_role: str | None) -> str:
+    """A line when the agent's own meter escalated (tense or higher), or peaked above the caller's."""
+    agent = as_dict(per.get("agent"))
+    if main_role in (None, "agent") or not agent:
+        return ""
+    a, c = num(agent.get("peak_score"), None), num(as_dict(per.get(main_role)).get("peak_score"), None)
+    lvl = agent.get("peak_level")
+    if a is None or (lvl not in ("tense", "heated", "critical") and not (c is not None and a > c)):
+        return ""
+    above = f", above the caller's peak of {c:.0f}" if c is not None and a > c else ""
+    return (f'<p class="note agent-note">The agent\'s own meter peaked at {_pill(lvl)} — score <b>{a:.0f}</b>'
+            f' at {_tbtn(agent.get("peak_t"))}{above}.</p>')
+
+
+def _lag(report: dict) -> dict:
+    return as_dict(as_dict(report.get("stats")).get("asr_lag_s"))
+
+
+def _lag_meta(report: dict) -> str:
+    """ASR lag in the header of a live report (``analyze`` has no transcription delay to speak of)."""
+    lag = _lag(report)
+    if not report.get("call_id") or num(lag.get("p90"), None) is None:
+        return ""
+    return (f'<span title="media time from the end of each utterance to its text">ASR lag '
+            f'<b>{num(lag.get("median")):.1f} s</b> median · <b>{num(lag.get("p90")):.1f} s</b> p90</span>')
+
+
+def _lag_note(report: dict) -> str:
+    """On a live report whose transcription ran late: say so, and how to get a QA-grade report."""
+    from voicemon.report.model import LAG_NOTE_S
+
+    lag = _lag(report)
+    p90 = num(lag.get("p90"), None)
+    if not report.get("call_id") or p90 is None or p90 <= LAG_NOTE_S:
+        return ""
+    src = str(report.get("source") or "")
+    again = (f'<code>voicemon analyze {_e(src)}</code>' if src and ":" not in src.split("/")[0]
+             else "<code>voicemon analyze</code> on the call's recording")
+    return (f'<p class="banner lag-note">Live transcription ran behind the audio (p90 {p90:.1f} s, max '
+            f'{num(lag.get("max")):.1f} s): word cues and the prompts they fire came that late, so levels and prompts '
+            f'can differ from an analysis of the recording. For a QA-grade report re-analyse it: {again}.</p>')
 
 
 def _speakers_line(report: dict) -> str:
@@ -229,7 +307,7 @@ def _stat_cards(report: dict, roles: list[str], series: dict, edges: dict[str, f
                 f"{num(st['mean_rate_syl_s']):.1f} syl/s" if num(st.get("mean_rate_syl_s"), None) is not None else ""]
         talk_html = " · ".join(f"<span class=nw>{x}</span>" for x in talk if x) or "&nbsp;"
         cards.append(
-            f'<div class="card"><div class="stat-k"><span class="dot bg-{role_class(role)}"></span>{_e(role)} peak</div>'
+            f'<div class="card"><div class="stat-k"><span class="dot bg-{role_class(role)}"></span>{_e(role_label(role))} peak</div>'
             f'<div class="stat-v">{"—" if score is None else f"{score:.0f}"} {_pill(lvl) if lvl else ""}</div>'
             f'<div class="stat-s">at {_tbtn(t)}</div>'
             + (f'<div class="lvlbar">{bar}</div><div class="stat-s"><span class="nw">heated {_secs(tl.get("heated", 0))}</span> · '
@@ -253,8 +331,10 @@ def _stat_cards(report: dict, roles: list[str], series: dict, edges: dict[str, f
     fired = num(stats.get("prompts_fired"), None)
     if fired is None:
         fired = float(len(as_list(report.get("prompts"))))
+    worked = num(stats.get("prompts_effective"), None)
     fell = num(stats.get("prompts_followed_by_fall"), None)
     fell_txt = ("none fired" if not fired else
+                f'<span class="ok">{worked:.0f}</span> worked (see the outcomes)' if worked is not None else
                 f'<span class="ok">{fell:.0f}</span> followed by a fall of the meter' if fell is not None
                 else "outcome not recorded")
     cards.append(f'<div class="card"><div class="stat-k">Coaching prompts</div><div class="stat-v">{fired:.0f}</div>'
@@ -264,7 +344,7 @@ def _stat_cards(report: dict, roles: list[str], series: dict, edges: dict[str, f
 
 def _timeline(report: dict, roles: list[str], duration: float, edges: dict[str, float]) -> str:
     legend = "".join(f'<span><span class="sw{" thin" if r == "agent" else ""}" style="border-top-color:'
-                     f'var(--{role_class(r) if r in ("customer", "agent", "mixed") else "other"})"></span>{_e(r)}</span>'
+                     f'var(--{role_class(r) if r in ("customer", "agent", "mixed") else "other"})"></span>{_e(role_label(r))}</span>'
                      for r in roles)
     legend += ('<span><span class="sw dash"></span>prompt</span>'
                '<span style="color:var(--up)">▲ escalating cue</span>'
@@ -284,16 +364,7 @@ def _prompts(report: dict) -> str:
         acks.setdefault(str(a.get("prompt_id")), []).append(a)
     rows = []
     for i, p in enumerate(prompts, start=1):
-        out = as_dict(p.get("outcome"))
-        at, after = num(out.get("score_at"), None), num(out.get("score_after"), None)
-        if at is None and after is None:
-            outcome = '<span class="muted">no data</span>'
-        else:
-            fell = out.get("fell")
-            mark = ('<span class="ok">✓ meter fell</span>' if fell is True else
-                    '<span class="no">✗ did not fall</span>' if fell is False else "")
-            outcome = (f'{"—" if at is None else f"{at:.0f}"} → {"—" if after is None else f"{after:.0f}"}'
-                       f' <span class="muted small">({_secs(out.get("after_s", 30))} later)</span><br>{mark}')
+        outcome = _outcome_cell(as_dict(p.get("outcome")))
         prio = f" · priority {_e(p['priority'])}" if p.get("priority") is not None else ""
         ack = "<br>".join(f'{_e(a.get("action", "ack"))} at {_tbtn(a.get("t"))}' for a in acks.get(str(p.get("id")), []))
         rows.append(f'<tr id="prompt-{i}"><td><span class="num">{i}</span></td><td>{_tbtn(p.get("t"))}</td>'
@@ -305,6 +376,24 @@ def _prompts(report: dict) -> str:
     head += "<th>Agent response</th>" if acks else ""
     return (f'<section><h2>Coaching prompts</h2><div style="overflow-x:auto"><table>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div></section>')
+
+
+def _outcome_cell(out: dict) -> str:
+    """A prompt's outcome: ✓/✗ by whether it met its goal, in words that cannot contradict the marks."""
+    at, after = num(out.get("score_at"), None), num(out.get("score_after"), None)
+    if at is None and after is None:
+        return '<span class="muted">no data</span>'
+    success = out.get("success", out.get("fell"))
+    summary = out.get("summary")
+    if not isinstance(summary, str):  # a report from before outcome summaries
+        change = (after or 0.0) - (at or 0.0)
+        summary = (f"meter {'fell' if change < 0 else 'rose'} {abs(change):.1f} points ({at:.1f} → {after:.1f})"
+                   if at is not None and after is not None else "")
+    mark = ('<span class="ok">✓ worked</span>' if success is True else
+            '<span class="no">✗ did not work</span>' if success is False else "")
+    crit = out.get("criterion")
+    title = f' title="Worked = {_e(crit)}"' if crit else ""
+    return f'{mark}<br><span class="small outcome"{title}>{_e(summary)}</span>'
 
 
 def _cue_pattern(evidence: str) -> re.Pattern[str] | None:
@@ -339,7 +428,7 @@ def _highlight(text: str, cues: list[dict]) -> tuple[str, list[dict]]:
     return "".join(out), unmatched
 
 
-def _transcript(report: dict) -> str:
+def _transcript(report: dict, player: str = "") -> str:
     segs = sorted(as_list(report.get("transcript")), key=lambda s: num(s.get("start"), 0.0) or 0.0)
     if not segs:
         return '<section><h2>Transcript</h2><p class="muted">No transcript in this report.</p></section>'
@@ -360,14 +449,14 @@ def _transcript(report: dict) -> str:
                         f'title="{_e(c.get("evidence"))}">{_e(c.get("kind"))}</span>' for c in rest)
         rc = role_class(role)
         items.append((start, 0, f'<div class="seg r-{rc}" id="seg-{k}" data-start="{start:.2f}" data-end="{end:.2f}">'
-                                f'<div>{_tbtn(start, brackets=True)}</div><div class="who r-{rc}">{_e(role)}</div>'
+                                f'<div>{_tbtn(start, brackets=True)}</div><div class="who r-{rc}">{_e(role_label(role).split(" (")[0])}</div>'
                                 f'<div>{body}{chips}</div></div>'))
     items.sort(key=lambda it: (it[0], it[1]))
     keys = ('<div class="keys"><span><mark class="up">phrase</mark> escalating cue</span>'
             '<span><mark class="down">phrase</mark> de-escalating cue</span>'
             '<span><span class="chip up" style="margin:0">kind</span> non-verbal cue</span></div>')
-    return (f'<section><h2>Transcript</h2>{keys}<div class="transcript" id="vm-transcript">'
-            f'{"".join(html for _, _, html in items)}</div></section>')
+    return (f'<section{" class=has-audio" if player else ""}><h2>Transcript</h2>{player}{keys}'
+            f'<div class="transcript" id="vm-transcript">{"".join(html for _, _, html in items)}</div></section>')
 
 
 def _contributions(roles: list[str], series: dict, report: dict | None = None) -> str:
@@ -376,15 +465,21 @@ def _contributions(roles: list[str], series: dict, report: dict | None = None) -
     for r in (report or {}).get("readings") or []:
         if isinstance(r, dict) and r.get("notes"):
             notes_at[(r.get("role"), r.get("t"))] = r["notes"] if isinstance(r["notes"], list) else []
+    per = as_dict(as_dict((report or {}).get("stats")).get("per_role"))
+    calm_agent = ""
     for role in roles:
         if not series.get(role):
             continue
         t, score, contrib = max(series[role], key=lambda p: p[1])
+        if role == "agent" and len(roles) > 1 and as_dict(per.get("agent")).get("peak_level", level_for(score, DEFAULT_EDGES)) == "calm":
+            calm_agent = (f'<p class="muted small">The agent stayed calm (peak {score:.0f} at {_tbtn(t)}): '
+                          'nothing to explain on their meter.</p>')
+            continue
         blocks.append(f'<div><h3 style="font-size:14px;margin:0 0 6px"><span class="dot bg-{role_class(role)}"></span>'
-                      f'{_e(role)} — score {score:.0f} at {_tbtn(t)}</h3>'
+                      f'{_e(role_label(role))} — score {score:.0f} at {_tbtn(t)}</h3>'
                       f'{render_contributions(contrib, notes=notes_at.get((role, t), ()))}</div>')
     body = (f'<div class="cbs">{"".join(blocks)}</div>' if blocks
-            else '<p class="muted">No readings, so no contributions to show.</p>')
+            else '<p class="muted">No readings, so no contributions to show.</p>') + calm_agent
     return (f'<section><details open><summary>Contributions at peak</summary>'
             f'<p class="muted small" style="margin-top:0">What pushed each meter up (warm) or down (cool) '
             f'at its highest reading.</p>{body}</details></section>')
@@ -407,12 +502,78 @@ def _footer(report: dict) -> str:
             f'{path}</footer>')
 
 
-def render_html(report: dict) -> str:
+AUDIO_JS = """
+(function () {
+  "use strict";
+  var audio = document.getElementById("vm-audio"), box = document.getElementById("vm-transcript");
+  if (!audio || !box) { return; }
+  var segs = Array.prototype.slice.call(box.querySelectorAll(".seg[data-start]"));
+  var player = document.getElementById("vm-player"), note = document.getElementById("vm-audio-note");
+  function mark(seg) { segs.forEach(function (s) { s.classList.toggle("playing", s === seg); }); }
+  audio.addEventListener("error", function () {
+    player.classList.add("unreachable");
+    box.parentNode.classList.remove("has-audio");
+    note.textContent = "The recording is not reachable from this page (moved, deleted, or the page is served over HTTP).";
+  });
+  box.addEventListener("click", function (e) {
+    var seg = e.target && e.target.closest ? e.target.closest(".seg[data-start]") : null;
+    if (!seg || player.classList.contains("unreachable")) { return; }
+    if (window.getSelection && String(window.getSelection()).length && !e.target.closest("button")) { return; }
+    e.preventDefault();
+    e.stopPropagation();  // the page's time-button handler would scroll up to the plot
+    audio.currentTime = +seg.dataset.start;
+    var p = audio.play();
+    if (p && p.catch) { p.catch(function () {}); }
+    mark(seg);
+    if (window.vmSetCursor) { window.vmSetCursor(+seg.dataset.start); }
+  }, true);
+  audio.addEventListener("timeupdate", function () {
+    var t = audio.currentTime, cur = null;
+    segs.forEach(function (s) { if (+s.dataset.start <= t + 0.05) { cur = s; } });
+    mark(cur);
+    if (window.vmSetCursor && !audio.paused) { window.vmSetCursor(t); }
+  });
+})();
+"""
+
+
+def audio_link(source: Any, page_dir: str | os.PathLike[str]) -> str | None:
+    """The URL of a call's recording relative to the folder its report is saved in.
+
+    Args:
+        source: the report's ``source`` (a file path for ``analyze`` and ``replay``).
+        page_dir: the folder of the HTML page.
+
+    Returns:
+        A relative, percent-encoded URL, or ``None`` when ``source`` is not a readable local file
+        (a served call's ``ingest:…``, a device) or lies on another drive.
+    """
+    if not isinstance(source, str) or not source or not os.path.isfile(source):
+        return None
+    try:
+        rel = os.path.relpath(os.path.abspath(source), os.path.abspath(page_dir))
+    except ValueError:
+        return None
+    return quote(PurePath(rel).as_posix())
+
+
+def _player(audio_src: str | None) -> str:
+    if not audio_src:
+        return ""
+    return (f'<div class="player" id="vm-player"><audio id="vm-audio" controls preload="metadata" '
+            f'src="{_e(audio_src)}"></audio><span class="muted small" id="vm-audio-note">Click a line to play the '
+            f'call from there.</span></div>')
+
+
+def render_html(report: dict, audio_src: str | None = None) -> str:
     """Render a call report into one self-contained HTML page.
 
     Args:
         report: the report dict exactly as written to JSON (see :mod:`voicemon.report`); any piece
             may be missing or empty.
+        audio_src: a URL of the call's recording, relative to where the page is saved (see
+            :func:`voicemon.report.writers.audio_link`): the transcript gets a player and a click
+            on a line plays from there. The audio is linked, never embedded.
 
     Returns:
         A complete HTML document (inline CSS, SVG and JavaScript; no external resources).
@@ -425,8 +586,8 @@ def render_html(report: dict) -> str:
     title = f"Call report — {report.get('source') or 'unknown source'}"
     body = "".join((_header(report, roles, series, edges, duration), _stat_cards(report, roles, series, edges),
                     _timeline(report, roles, duration, edges), _prompts(report), _contributions(roles, series, report),
-                    _transcript(report), _footer(report)))
+                    _transcript(report, _player(audio_src)), _footer(report)))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{_e(title)}</title><style>{_CSS}</style></head>'
-            f'<body><main>{body}</main><script>{PLOT_JS}</script></body></html>\n')
+            f'<body><main>{body}</main><script>{PLOT_JS}{AUDIO_JS if audio_src else ""}</script></body></html>\n')

@@ -64,6 +64,7 @@ PLOT_JS = """
     cursor.setAttribute("transform", "translate(" + show(t) + ",0)");
     cursor.classList.add("on");
   }
+  window.vmSetCursor = setCursor;
   function nearestSeg(t) {
     var best = null, bd = Infinity;
     segs.forEach(function (s) {
@@ -156,6 +157,15 @@ def ordered_roles(report: dict) -> list[str]:
             seen.append(role)
     rank = {r: i for i, r in enumerate(ROLE_ORDER)}
     return sorted(dict.fromkeys(seen), key=lambda r: rank.get(r, len(rank)))
+
+
+ROLE_LABELS = {"customer": "Customer", "agent": "Agent", "mixed": "Call (both voices)"}
+"""How each role is named on the page (a one-channel call's single meter is the whole call's)."""
+
+
+def role_label(role: str) -> str:
+    """The page's name for a role: ``Customer``, ``Agent``, ``Call (both voices)``."""
+    return ROLE_LABELS.get(role, role.capitalize())
 
 
 def role_class(role: str) -> str:
@@ -256,7 +266,7 @@ def render_timeline(report: dict, roles: list[str], duration: float,
                      f'points="{coords}"/>')
         pt, ps = max(pts, key=lambda p: p[1])
         parts.append(f'<circle class="peak fill-{rc}" cx="{x(pt)}" cy="{y(ps)}" r="4">'
-                     f'<title>{escape(role)} peak {ps:.0f} at {fmt_time(pt)}</title></circle>')
+                     f'<title>{escape(role_label(role))} peak {ps:.0f} at {fmt_time(pt)}</title></circle>')
 
     cue_rows = {r: i for i, r in enumerate(roles)}
     if len(roles) > 1:

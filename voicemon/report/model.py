@@ -15,6 +15,9 @@ from voicemon.redact.stage import redaction_counts
 REPORT_VERSION = 1
 OUTCOME_AFTER_S = 30.0
 OUTCOME_FALL_POINTS = 5.0
+OUTCOME_STAY_BELOW = "heated"
+LAG_NOTE_S = 2.0
+"""A live report whose ASR lag (p90) is above this says how to get a QA-grade report."""
 
 
 def _segments(events: list[dict]) -> dict[str, list[tuple[float, float]]]:
@@ -97,19 +100,108 @@ def compute_stats(events: list[dict], roles: list[str], duration_s: float, perio
     return stats
 
 
-def _prompt_outcomes(prompts: list[dict], readings: list[dict], caller: str, duration_s: float) -> list[dict]:
-    mine = [r for r in readings if r["role"] == caller]
+def _reading_times(readings: list[dict], role: str) -> list[dict]:
+    return [r for r in readings if r["role"] == role]
+
+
+def prompt_outcome(prompt: dict, mine: list[dict], party: str, goal: str, duration_s: float) -> dict | None:
+    """What the judged party's meter did in the :data:`OUTCOME_AFTER_S` after a prompt.
+
+    Only readings after the prompt count: the reference is the party's score at the prompt (the
+    last reading at or before ``t``), so a fall that happened before it — the fall that fired a
+    cooldown prompt — earns it nothing.
+
+    Args:
+        prompt: the prompt event.
+        mine: the judged party's readings, in time order.
+        party: ``"caller"`` or ``"agent"`` (for the wording).
+        goal: ``"fall"`` (the meter should fall by :data:`OUTCOME_FALL_POINTS`) or ``"stay"``
+            (a cooldown prompt: the meter should not climb back to the level it fell from,
+            ``heated``, within the window).
+        duration_s: the call's length.
+
+    Returns:
+        The outcome (docs/report.md, "Prompts"), or ``None`` without readings around the prompt.
+    """
+    t = prompt["t"]
+    at = _score_at(mine, t)
+    after_t = min(t + OUTCOME_AFTER_S, duration_s)
+    after = _score_at(mine, after_t)
+    if at is None or after is None or after_t <= t:
+        return None
+    window = [r for r in mine if t + 1e-6 < r["t"] <= after_t + 1e-6]
+    peak = max((r["score"] for r in window), default=at)
+    change = round(after - at, 2)
+    fell = after <= at - OUTCOME_FALL_POINTS
+    whose = "the agent's" if party == "agent" else "the caller's"
+    span = f"{after_t - t:.0f} s"
+    if goal == "stay":
+        back = next((r for r in window if LEVELS.index(r["level"]) >= LEVELS.index(OUTCOME_STAY_BELOW)), None)
+        success = back is None
+        criterion = f"{whose} meter stays below {OUTCOME_STAY_BELOW} for {span} after the prompt"
+        summary = (f"stayed below {OUTCOME_STAY_BELOW} for {span} (peak {peak:.0f})" if success else
+                   f"back to {back['level']} {back['t'] - t:.0f} s after the prompt (score {back['score']:.0f})")
+    else:
+        success = fell
+        criterion = f"{whose} meter falls at least {OUTCOME_FALL_POINTS:g} points within {span} of the prompt"
+        if fell:
+            summary = f"fell {at - after:.1f} points in {span} ({at:.1f} → {after:.1f})"
+        elif change < 0:
+            summary = (f"fell only {-change:.1f} points in {span} ({at:.1f} → {after:.1f}; "
+                       f"{OUTCOME_FALL_POINTS:g} needed)")
+        elif change > 0:
+            summary = f"rose {change:.1f} points in {span} ({at:.1f} → {after:.1f})"
+        else:
+            summary = f"unchanged in {span} ({at:.1f})"
+    return {"score_at": at, "score_after": after, "after_s": round(after_t - t, 2), "fell": fell,
+            "role": party, "goal": goal, "change": change, "peak_after": peak, "success": success,
+            "criterion": criterion, "summary": f"{whose.split()[1].capitalize()} meter {summary}"}
+
+
+def _outcome_plan(meta: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """``kind -> (party, goal)`` for the prompts of the call's playbook (default: caller, fall)."""
+    from voicemon.escalation.coach import outcome_plan
+
+    path = ((meta.get("config") or {}).get("coach") or {}).get("playbook")
+    try:
+        return outcome_plan(path)
+    except Exception:  # a playbook since moved or broken: judge every prompt on the caller
+        try:
+            return outcome_plan(None)
+        except Exception:
+            return {}
+
+
+def _prompt_outcomes(prompts: list[dict], readings: list[dict], roles: list[str], caller: str, duration_s: float,
+                     plan: dict[str, tuple[str, str]]) -> list[dict]:
     out = []
     for p in prompts:
-        at = _score_at(mine, p["t"])
-        after_t = min(p["t"] + OUTCOME_AFTER_S, duration_s)
-        after = _score_at(mine, after_t)
-        outcome = None
-        if at is not None and after is not None and after_t > p["t"]:
-            outcome = {"score_at": at, "score_after": after, "after_s": round(after_t - p["t"], 2),
-                       "fell": after <= at - OUTCOME_FALL_POINTS}
-        out.append({**p, "outcome": outcome})
+        party, goal = plan.get(p.get("kind"), ("caller", "fall"))
+        role = "agent" if party == "agent" and "agent" in roles else caller
+        party = "agent" if role == "agent" else "caller"
+        out.append({**p, "outcome": prompt_outcome(p, _reading_times(readings, role), party, goal, duration_s)})
     return out
+
+
+def asr_lag(events: list[dict]) -> dict[str, Any]:
+    """How long after the end of speech each final transcript arrived, in media time.
+
+    ``t - end`` of every final, non-empty ``transcript`` event: in ``analyze`` (and a lockstep
+    replay) this is only the segmenter's end-of-utterance wait; on a live call it adds the time
+    Whisper took, so word cues and prompts that depend on them came this much later.
+
+    Returns:
+        ``{"count", "median", "p90", "max"}`` in seconds (``None`` values without transcripts).
+    """
+    lags = sorted(max(0.0, e["t"] - e["end"]) for e in events
+                  if e["type"] == "transcript" and e.get("final") and e.get("text") and e.get("end") is not None)
+    if not lags:
+        return {"count": 0, "median": None, "p90": None, "max": None}
+
+    def q(p: float) -> float:
+        return round(lags[min(len(lags) - 1, int(round(p * (len(lags) - 1))))], 2)
+
+    return {"count": len(lags), "median": q(0.5), "p90": q(0.9), "max": round(lags[-1], 2)}
 
 
 def build_report(events: Iterable[dict], meta: dict[str, Any], params: MeterParams) -> dict[str, Any]:
@@ -133,9 +225,13 @@ def build_report(events: Iterable[dict], meta: dict[str, Any], params: MeterPara
         for e in events if e["type"] == "transcript" and e["final"] and e["text"]
     ]
     transcript.sort(key=lambda s: (s["start"], s["role"]))
-    prompts = _prompt_outcomes([e for e in events if e["type"] == "prompt"], readings, caller, meta["duration_s"])
+    prompts = _prompt_outcomes([e for e in events if e["type"] == "prompt"], readings, roles, caller,
+                               meta["duration_s"], _outcome_plan(meta))
     stats = compute_stats(events, roles, meta["duration_s"], period_s)
-    stats["prompts_followed_by_fall"] = sum(1 for p in prompts if p["outcome"] and p["outcome"]["fell"])
+    stats["prompts_followed_by_fall"] = sum(1 for p in prompts if p["outcome"] and p["outcome"]["goal"] == "fall"
+                                            and p["outcome"]["fell"])
+    stats["prompts_effective"] = sum(1 for p in prompts if p["outcome"] and p["outcome"]["success"])
+    stats["asr_lag_s"] = asr_lag(events)
     return {
         "report_version": REPORT_VERSION,
         "voicemon_version": __version__,
