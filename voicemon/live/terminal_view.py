@@ -6,8 +6,10 @@ most ``fps`` times a second (ANSI escapes; colours per level, which also shows a
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
+import textwrap
 import time
 from typing import TextIO
 
@@ -16,6 +18,12 @@ RESET = "\033[0m"
 BOLD = "\033[1m"
 DIM = "\033[2m"
 ROLE_LABELS = {"customer": "Customer", "agent": "Agent (you)", "mixed": "Call"}
+UP = "\033[1;38;5;208m"
+"""Escalating cue phrases in the transcript (bold orange)."""
+DOWN = "\033[1;36m"
+"""De-escalating cue phrases (bold cyan)."""
+ACK_KEYS = {"a": "acknowledged", "d": "dismissed"}
+"""Keys that act on the prompt on screen: ``a`` = done, ``d`` = dismiss."""
 
 
 class TerminalView:
@@ -26,11 +34,19 @@ class TerminalView:
         roles: the call's roles, caller first in the view.
         out: where to draw (a terminal).
         fps: most redraws per second.
-        lines: transcript lines shown.
+        lines: transcript utterances shown (the latest by media time).
+        header: lines kept at the top of every frame (e.g. the agent view's URL of
+            ``replay --serve``, which a redraw must not wipe).
+        keys: show the ack keys (:data:`ACK_KEYS`) under the prompt; the caller reads the
+            keyboard and passes each key to :meth:`key`.
     """
 
     def __init__(self, call_id: str, roles: tuple[str, ...], out: TextIO | None = None, fps: float = 8.0,
-                 lines: int = 6) -> None:
+                 lines: int = 6, header: list[str] | tuple[str, ...] = (), keys: bool = False) -> None:
+        self.header = list(header)
+        self.keys = keys
+        self.cues: dict[str, list[dict]] = {}
+        self.ended = False
         self.call_id = call_id
         self.roles = tuple(sorted(roles, key=lambda r: r != "customer"))
         self.out = out or sys.stdout
@@ -63,9 +79,18 @@ class TerminalView:
                 self.interim.pop(env["role"], None)
                 if env["text"]:
                     self.transcript.append(env)
+                    self.transcript.sort(key=lambda e: (e["start"], e["role"]))  # media time, not arrival
                     self.transcript = self.transcript[-self.max_lines:]
             else:
                 self.interim[env["role"]] = env
+        elif kind == "cue":
+            if env.get("source") == "text":
+                mine = self.cues.setdefault(env["role"], [])
+                mine.append(env)
+                del mine[:-40]
+        elif kind == "call_ended":
+            self.ended = True
+            self.prompt = None
         elif kind == "asr_status":
             self.status = "" if env["state"] == "ok" else env["message"]
         elif kind != "prosody":
@@ -87,7 +112,8 @@ class TerminalView:
         """The screen as text (with colour escapes)."""
         width = max(40, min(shutil.get_terminal_size((100, 30)).columns, 120))
         minutes, seconds = divmod(int(self.media_s), 60)
-        rows = [f"{BOLD}voicemon{RESET} — call {self.call_id}   {minutes:02d}:{seconds:02d}", ""]
+        rows = [*self.header, f"{BOLD}voicemon{RESET} — call {self.call_id}   {minutes:02d}:{seconds:02d}"
+                + ("   (ended)" if self.ended else ""), ""]
         for role in self.roles:
             r = self.readings.get(role)
             label = ROLE_LABELS.get(role, role).ljust(12)
@@ -104,30 +130,90 @@ class TerminalView:
             if why:
                 rows.append(f"{' ' * 12} {DIM}{why}{RESET}")
         rows.append("")
-        if self.prompt and self.prompt.get("expires_at", 1e9) >= self.media_s:
-            p = self.prompt
+        p = self.current_prompt()
+        if p:
             rows.append(f"{BOLD}▶ {p['text']}{RESET}")
-            rows.append(f"  {DIM}{p['technique']} — {p['reason']}{RESET}")
+            rows += [f"  {DIM}{x}{RESET}" for x in textwrap.wrap(f"{p['technique']} — {p['reason']}", width - 2,
+                                                                break_on_hyphens=False)]
+            if self.keys:
+                rows.append(f"  {DIM}[a] done   [d] dismiss{RESET}")
         else:
             rows.append(f"{DIM}(no prompt){RESET}")
         rows.append("")
-        for line in self.transcript:
-            rows.append(self._line(line, final=True, width=width))
-        for role, line in sorted(self.interim.items()):
-            rows.append(self._line(line, final=False, width=width))
+        lines = [(e, True) for e in self.transcript] + [(e, False) for e in self.interim.values()]
+        for env, final in sorted(lines, key=lambda x: (x[0]["start"], not x[1], x[0]["role"])):
+            rows += self._lines(env, final, width, self.cues.get(env["role"], ()))
         if self.status:
             rows += ["", f"\033[33m{self.status}{RESET}"]
         rows += ["", f"{DIM}Ctrl-C ends the call and writes the report{RESET}"]
         return "\n".join(rows)
 
+    def current_prompt(self) -> dict | None:
+        """The prompt on screen: the last one, until it is acted on, expires or the call ends."""
+        if self.prompt and not self.ended and self.prompt.get("expires_at", 1e9) >= self.media_s:
+            return self.prompt
+        return None
+
+    def key(self, ch: str) -> tuple[str, str] | None:
+        """A key press: ``(prompt_id, action)`` to send for the prompt on screen, or ``None``.
+
+        ``a`` marks the prompt done (``acknowledged``), ``d`` dismisses it; other keys, or no
+        prompt on screen, do nothing.
+        """
+        action = ACK_KEYS.get(ch.lower()) if ch else None
+        p = self.current_prompt()
+        if action is None or p is None:
+            return None
+        return p["id"], action
+
     @staticmethod
-    def _line(env: dict, final: bool, width: int) -> str:
+    def _lines(env: dict, final: bool, width: int, cues=()) -> list[str]:
+        """One utterance, wrapped at word boundaries under its time and speaker, cue phrases
+        highlighted."""
         minutes, seconds = divmod(int(env["start"]), 60)
         who = ROLE_LABELS.get(env["role"], env["role"]).split()[0]
+        prefix = f"{minutes:02d}:{seconds:02d} {who:>8}: "
         text = env["text"] if final else env["text"] + " …"
-        line = f"{minutes:02d}:{seconds:02d} {who:>8}: {text}"
-        line = line if len(line) <= width else line[: width - 1] + "…"
-        return line if final else DIM + line + RESET
+        spans = cue_spans(text, cues) if final else []
+        out, pos = [], 0
+        for i, piece in enumerate(textwrap.wrap(text, max(10, width - len(prefix)), break_on_hyphens=False) or [""]):
+            start = text.find(piece, pos)
+            start = pos if start < 0 else start
+            pos = start + len(piece)
+            body = _paint(piece, start, spans)
+            out.append((prefix if i == 0 else " " * len(prefix)) + body)
+        return out if final else [DIM + line + RESET for line in out]
+
+
+def cue_spans(text: str, cues) -> list[tuple[int, int, float]]:
+    """``(start, end, weight)`` of each cue phrase found in ``text`` (case-insensitive, any
+    punctuation between the words), non-overlapping."""
+    spans: list[tuple[int, int, float]] = []
+    for cue in cues:
+        words = re.findall(r"[\w']+", str(cue.get("evidence", "")).lower().replace("’", "'"))
+        if not words:
+            continue
+        pat = re.compile(r"(?<![\w'’])" + r"[^\w'’]+".join(re.escape(w).replace("'", "['’]") for w in words)
+                         + r"(?![\w'’])", re.IGNORECASE)
+        for m in pat.finditer(text):
+            if all(m.end() <= a or m.start() >= b for a, b, _ in spans):
+                spans.append((m.start(), m.end(), float(cue.get("weight", 0.0))))
+    return sorted(spans)
+
+
+def _paint(piece: str, offset: int, spans: list[tuple[int, int, float]]) -> str:
+    """``piece`` (the text from ``offset``) with the parts inside ``spans`` coloured."""
+    out, pos = [], 0
+    for a, b, w in spans:
+        a, b = max(a - offset, 0), min(b - offset, len(piece))
+        if b <= pos or a >= len(piece):
+            continue
+        a = max(a, pos)
+        out.append(piece[pos:a])
+        out.append((UP if w > 0 else DOWN) + piece[a:b] + RESET)
+        pos = b
+    out.append(piece[pos:])
+    return "".join(out)
 
 
 def why_line(contributions: dict) -> str:

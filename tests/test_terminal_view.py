@@ -1,0 +1,75 @@
+"""The terminal view (issue 14 H5, L1): pure, on hand-made envelopes."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from voicemon.live.terminal_view import DOWN, UP, TerminalView
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def plain(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+def _final(start: float, role: str, text: str, t: float) -> dict:
+    return {"type": "transcript", "t": t, "role": role, "utterance_id": f"{role}-{start}", "start": start,
+            "end": start + 2, "text": text, "words": [], "final": True}
+
+
+def _view(**kw) -> tuple[TerminalView, io.StringIO]:
+    out = io.StringIO()
+    return TerminalView("c1", ("agent", "customer"), out=out, fps=1000, **kw), out
+
+
+def test_lines_are_in_media_time_order_not_arrival_order():
+    view, _ = _view(lines=3)
+    # The agent's short line is transcribed first although the customer spoke earlier.
+    for env in (_final(10.0, "agent", "Let me check that.", 12.0), _final(4.0, "customer", "I was charged twice.", 13.0),
+                _final(1.0, "agent", "Hello.", 13.5), _final(14.0, "customer", "Okay.", 16.0)):
+        view(env)
+    lines = [line for line in plain(view.render()).splitlines() if re.match(r"\d\d:\d\d ", line)]
+    assert [line[:5] for line in lines] == ["00:04", "00:10", "00:14"]  # the 3 latest by media time
+
+
+def test_long_lines_wrap_at_word_boundaries_and_cues_are_highlighted(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    view, _ = _view()
+    text = ("This is the third time I am calling about the same double charge and I already told you "
+            "my account number twice, this is completely unacceptable")
+    view({"type": "cue", "t": 5.0, "role": "customer", "kind": "repetition", "weight": 0.9,
+          "evidence": "already told you", "source": "text", "target": "customer"})
+    view({"type": "cue", "t": 9.0, "role": "agent", "kind": "apology", "weight": -0.6,
+          "evidence": "i am sorry", "source": "text", "target": "customer"})
+    view(_final(3.0, "customer", text, 9.0))
+    view(_final(9.0, "agent", "I am sorry, let me fix it.", 11.0))
+    screen = view.render()
+    body = [plain(x) for x in screen.splitlines() if "00:03" in plain(x) or plain(x).startswith(" " * 16)]
+    assert len(body) >= 3 and all(len(x) <= 60 for x in body)
+    words = " ".join(x[16:].strip() for x in body).split()
+    assert words == text.split()  # every word whole, none cut
+    assert UP + "already told you" in screen or UP + "already" in screen
+    assert DOWN + "I am sorry" in screen
+
+
+def test_the_header_survives_redraws_and_keys_act_on_the_prompt_on_screen():
+    url = "agent view: http://127.0.0.1:8765/?call=c1   wall: http://127.0.0.1:8765/wall"
+    view, out = _view(header=[url], keys=True)
+    view({"type": "reading", "t": 1.0, "role": "customer", "score": 70.0, "level": "heated", "contributions": {}, "trend": 0})
+    assert view.key("a") is None  # no prompt yet
+    view({"type": "prompt", "t": 2.0, "id": "p1", "kind": "acknowledge", "text": "Acknowledge the feeling",
+          "technique": "Acknowledge the emotion", "priority": 60, "reason": "caller went heated", "expires_at": 14.0})
+    view.draw(force=True)
+    frames = out.getvalue().split("\x1b[H\x1b[2J")[1:]
+    assert len(frames) >= 2 and all(plain(f).startswith(url) for f in frames)
+    assert "[a] done" in plain(frames[-1])
+    assert view.key("x") is None
+    assert view.key("a") == ("p1", "acknowledged") and view.key("D") == ("p1", "dismissed")
+    view({"type": "reading", "t": 15.0, "role": "customer", "score": 50.0, "level": "tense", "contributions": {}, "trend": 0})
+    assert view.key("a") is None  # expired
+    view({"type": "prompt", "t": 16.0, "id": "p2", "kind": "thank", "text": "Thank them", "technique": "t",
+          "priority": 40, "reason": "r", "expires_at": 26.0})
+    view({"type": "call_ended", "t": 17.0, "summary": {}})
+    assert view.key("a") is None and "(no prompt)" in plain(view.render()) and "(ended)" in plain(view.render())
