@@ -9,15 +9,16 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 .PHONY: demo test bench fixtures clean sysdeps
 
 # Debian packages the tests use: chromium (the browser test), ffmpeg (mp3/m4a decoding),
-# espeak-ng and sox (the PII and Whisper-loop tests render their calls at test time).
+# espeak-ng and sox (the PII and Whisper-loop tests render their calls at test time), redis-server
+# (the multi-server live feed test starts a real one).
 # Installed when running as root on Debian/Ubuntu; otherwise the tests that need them skip
 # with a reason.
-SYSDEPS := chromium ffmpeg espeak-ng sox
+SYSDEPS := chromium ffmpeg espeak-ng sox redis-server
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,ray,redis]"
 	touch $@
 
 demo: $(VENV)/.installed

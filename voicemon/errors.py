@@ -30,3 +30,8 @@ class ProtocolError(VoicemonError):
 
 class DeviceError(VoicemonError):
     """A sound device could not be opened (no PortAudio, no input device, bad device id)."""
+
+
+class BatchError(VoicemonError):
+    """A batch run cannot start or go on: its manifest is locked or unreadable, or the engine
+    (Ray) is missing or unreachable."""
