@@ -163,6 +163,11 @@ class Cue:
     source: str = "text"
     target: str = ""
 
+TREND_STEADY_PTS_PER_S = 0.5
+"""A reading's ``trend`` (score points per second) within this of zero is *steady*; above it
+*rising*, below minus it *falling* (5 points in 10 s). The one threshold of every view: the agent
+view (``voicemon/web/agent.js``, checked by a test) and the terminal view."""
+
 
 @dataclass(frozen=True)
 class EscalationReading:
@@ -180,6 +185,7 @@ class EscalationReading:
     changed: bool
     contributions: dict[str, float] = field(default_factory=dict)
     trend: float = 0.0
+    """Score points per second over the meter's ``trend_window_s`` (see :data:`TREND_STEADY_PTS_PER_S`)."""
     parts: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -205,6 +211,8 @@ class PromptAcknowledged:
     t: float
     prompt_id: str
     action: str = "acknowledged"
+    by: dict[str, Any] = field(default_factory=lambda: {"role": "agent", "agent_id": None})
+    """Who acted: ``{"role": "agent", "agent_id": ...}`` (only agents' views may acknowledge)."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,12 @@ class CallStarted:
     t: float
     roles: tuple[str, ...]
     source: str = ""
+    agent_id: str | None = None
+    agent_name: str | None = None
+    queue: str | None = None
+    customer_ref: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    """The call's metadata from its ``start`` (docs/protocol.md, *Call metadata*)."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ jobs before the next chunk, which reproduces ``voicemon analyze`` event for even
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,17 @@ from typing import Callable
 from voicemon.audio.segmenter import TAIL_S
 from voicemon.config import Config
 from voicemon.escalation.meter import MeterParams, load_meter_params
-from voicemon.events import AsrJob, AsrStatus, AudioChunk, EscalationReading, Event, StageError, Word, to_dict
+from voicemon.events import (
+    AsrJob,
+    AsrStatus,
+    AudioChunk,
+    EscalationReading,
+    Event,
+    PromptAcknowledged,
+    StageError,
+    Word,
+    to_dict,
+)
 from voicemon.live.asr_pool import AsrDropped, AsrPool
 from voicemon.report.model import build_report
 from voicemon.session import CallSession
@@ -145,9 +156,17 @@ class LiveCall:
             await asyncio.wait(futures)
             await asyncio.sleep(0)
 
-    def acknowledge(self, prompt_id: str, action: str = "acknowledged") -> dict:
-        """The agent acknowledged or dismissed a prompt; returns the logged envelope."""
+    def acknowledge(self, prompt_id: str, action: str = "acknowledged", by: dict | None = None) -> dict:
+        """The agent acknowledged or dismissed a prompt; returns the logged envelope.
+
+        Args:
+            prompt_id: the prompt.
+            action: ``acknowledged`` or ``dismissed``.
+            by: who acted (``{"role": "agent", "agent_id": ...}``; default: an agent view).
+        """
         events = self.session.interpret.acknowledge(prompt_id, action)
+        if by is not None:
+            events = [dataclasses.replace(e, by=dict(by)) if isinstance(e, PromptAcknowledged) else e for e in events]
         self._emit(events)
         return self.log[-1]
 
@@ -187,6 +206,7 @@ class LiveCall:
             "duration_s": round(self._media_s, 3),
             "roles": list(self.roles),
             "audio": self.meta.get("audio", {}),
+            "metadata": self.meta.get("metadata") or {},
             "model": {"name": getattr(self.pool.transcriber, "name", "unknown")},
             "config": self.config.to_dict(),
         }

@@ -30,6 +30,9 @@ from voicemon.server.protocol import Subscription
 log = logging.getLogger(__name__)
 
 COALESCIBLE = frozenset({"reading", "prosody"})
+LEVEL_RANK = {"calm": 0, "tense": 1, "heated": 2, "critical": 3}
+HOT_LEVELS = frozenset({"heated", "critical"})
+METADATA_KEYS = ("agent_id", "agent_name", "queue", "customer_ref", "meta")
 JOIN_READINGS_S = 30.0
 """A watcher joining without ``since`` gets the readings of the last this-many media seconds."""
 HISTORY_PAGE = 200
@@ -147,6 +150,9 @@ class CallEntry:
     mark_pos: array = field(default_factory=lambda: array("q"))
     readings: dict[str, dict] = field(default_factory=dict)
     last_prompt: dict | None = None
+    metadata: dict = field(default_factory=dict)
+    peaks: dict[str, dict] = field(default_factory=dict)
+    heated_s: dict[str, float] = field(default_factory=dict)
 
     def observe(self, env: dict) -> None:
         """Index one envelope of the call (called for every event, in order)."""
@@ -159,7 +165,16 @@ class CallEntry:
             self.mark_t.append(float(t))
             self.mark_pos.append(pos)
         if kind == "reading":
-            self.readings[env["role"]] = {k: env[k] for k in ("score", "level", "trend")}
+            role = env["role"]
+            before = self.readings.get(role)
+            if before is not None and before["level"] in HOT_LEVELS:
+                self.heated_s[role] = self.heated_s.get(role, 0.0) + max(0.0, env["t"] - before["t"])
+            self.readings[role] = {k: env[k] for k in ("score", "level", "trend", "t")}
+            peak = self.peaks.get(role)
+            if peak is None or (LEVEL_RANK.get(env["level"], 0), env["score"]) > (LEVEL_RANK.get(peak["level"], 0), peak["score"]):
+                self.peaks[role] = {"level": env["level"], "score": env["score"], "t": env["t"]}
+        elif kind == "call_started":
+            self.metadata = {k: env.get(k) for k in METADATA_KEYS}
         elif kind == "prompt":
             self.prompt_ids.add(env["id"])
             self.last_prompt = {k: env[k] for k in ("id", "kind", "text", "technique", "t")}
@@ -288,16 +303,37 @@ class CallHub:
             for _, cid in sorted(ended)[:len(ended) - self.max_ended_calls]:
                 del self.calls[cid]
 
-    def summary(self) -> list[dict]:
-        """What ``/api/calls`` returns for each known call."""
+    def summary(self, agent_id: str | None = None) -> list[dict]:
+        """What ``/api/calls`` returns for each known call (only ``agent_id``'s calls when given)."""
         out = []
         for cid, entry in self.calls.items():
             call = entry.call
+            meta = {k: entry.metadata.get(k) for k in METADATA_KEYS}
+            if meta["meta"] is None:
+                meta["meta"] = {}
+            if agent_id is not None and meta["agent_id"] != agent_id:
+                continue
+            ended = entry.summary or {}
             out.append({"call_id": cid, "roles": list(call.roles), "started_wall": round(call.started_wall, 3),
                         "media_s": round(call.media_s, 2), "ended": entry.ended_wall is not None,
-                        "readings": dict(entry.readings), "last_prompt": entry.last_prompt,
-                        "reports": entry.report_paths})
+                        "ended_wall": round(entry.ended_wall, 3) if entry.ended_wall is not None else None,
+                        **meta,
+                        "readings": {r: {k: v[k] for k in ("score", "level", "trend")} for r, v in entry.readings.items()},
+                        "peaks": {r: {k: v[k] for k in ("score", "level")} for r, v in entry.peaks.items()},
+                        "heated_s": {r: round(v, 1) for r, v in entry.heated_s.items()},
+                        "last_prompt": entry.last_prompt, "reason": ended.get("reason"),
+                        "summary": {k: ended.get(k) for k in ("duration_s", "peak_level", "peak_score", "prompts_fired",
+                                                               "reason")} if ended else None,
+                        "reports": entry.report_paths, **report_urls(entry.report_paths)})
         return out
+
+
+def report_urls(paths: dict[str, str]) -> dict[str, str | None]:
+    """``report_url`` (HTML) and ``report_json_url`` under ``/reports/`` for a call's written files."""
+    from pathlib import PurePath
+
+    return {"report_url": f"/reports/{PurePath(paths['html']).name}" if paths.get("html") else None,
+            "report_json_url": f"/reports/{PurePath(paths['json']).name}" if paths.get("json") else None}
 
 
 async def pump(watcher: Watcher, send, hub: CallHub | None = None, send_timeout_s: float | None = None

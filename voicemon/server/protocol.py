@@ -8,8 +8,9 @@ and whose ``close_code`` closes the connection.
 from __future__ import annotations
 
 import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from voicemon.errors import ProtocolError
@@ -60,7 +61,27 @@ ERROR_CLOSE_CODES: dict[str, int] = {
     "unauthorized": CLOSE_UNAUTHORIZED,
     "start_timeout": CLOSE_BAD_MESSAGE,
     "storage_failed": CLOSE_INTERNAL,
+    "bad_ack": CLOSE_BAD_MESSAGE,
+    "read_only": CLOSE_BAD_MESSAGE,
+    "not_your_call": CLOSE_BAD_MESSAGE,
+    "already_subscribed": CLOSE_BAD_MESSAGE,
 }
+NON_FATAL = frozenset({"unknown_call", "unknown_prompt", "bad_ack", "read_only", "not_your_call", "already_subscribed"})
+"""Codes answered with an ``error`` message on an open watcher connection that stays open."""
+
+EVENT_TYPES = ("call_started", "call_ended", "speech_started", "speech_ended", "transcript", "prosody", "cue",
+               "reading", "prompt", "prompt_ack", "asr_status", "speakers", "error")
+"""Every event type a watcher can receive (``voicemon.events.TYPE_NAMES`` plus the lifecycle)."""
+WATCHER_ROLES = ("agent", "supervisor")
+"""Who a watcher is: an ``agent`` may acknowledge prompts (of its own calls); a ``supervisor`` is read-only."""
+METADATA_FIELDS = ("agent_id", "agent_name", "queue", "customer_ref")
+"""The named call-metadata fields of ``start`` (and Twilio ``customParameters``); more go in ``meta``."""
+MAX_TEXT_CHARS = 200
+MAX_META_KEYS = 32
+MAX_META_VALUE_CHARS = 500
+META_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+START_FIELDS = frozenset({"type", "v", "call_id", "encoding", "sample_rate", "channels", "roles", "mode", "meta",
+                          *METADATA_FIELDS})
 
 
 def protocol_error(code: str, message: str) -> ProtocolError:
@@ -148,6 +169,65 @@ def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _clean_text(value: object, where: str) -> str | None:
+    """A short single-line text field (``None`` stays ``None``).
+
+    Raises:
+        ProtocolError: ``bad_message`` for a non-string, an over-long string or control characters.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT_CHARS:
+        raise protocol_error("bad_message", f"{where} must be a string of 1-{MAX_TEXT_CHARS} characters")
+    if any(ord(c) < 32 or ord(c) == 127 or 0x2028 <= ord(c) <= 0x2029 for c in value):
+        raise protocol_error("bad_message", f"{where} must be one line of text (no control characters)")
+    return value
+
+
+def parse_metadata(fields: dict[str, Any], extra: dict[str, Any] | None = None, where: str = "start") -> dict[str, Any]:
+    """Validate a call's metadata: ``agent_id``, ``agent_name``, ``queue``, ``customer_ref``, ``meta``.
+
+    Args:
+        fields: the message (or Twilio ``customParameters``) holding the named fields and ``meta``.
+        extra: more free fields to merge into ``meta`` (Twilio's other custom parameters).
+        where: the message it came from (for error messages).
+
+    Returns:
+        ``{"agent_id", "agent_name", "queue", "customer_ref"}`` (each a string or ``None``) and
+        ``meta`` (a flat object of strings, numbers, booleans and nulls).
+
+    Raises:
+        ProtocolError: ``bad_message`` for a bad agent id (the call-id rule), text fields that are
+            not one short line, or a ``meta`` that is not a small flat object.
+    """
+    agent_id = fields.get("agent_id")
+    if agent_id is not None and not is_valid_call_id(agent_id):
+        raise protocol_error("bad_message", f"{where} agent_id must be {CALL_ID_RULE}")
+    out: dict[str, Any] = {"agent_id": agent_id}
+    for name in METADATA_FIELDS[1:]:
+        out[name] = _clean_text(fields.get(name), f"{where} {name}")
+    meta = fields.get("meta", {})
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise protocol_error("bad_message", f"{where} meta must be an object")
+    meta = {**meta, **(extra or {})}
+    if len(meta) > MAX_META_KEYS:
+        raise protocol_error("bad_message", f"{where} meta has more than {MAX_META_KEYS} keys")
+    for key, value in meta.items():
+        if not isinstance(key, str) or META_KEY.fullmatch(key) is None:
+            raise protocol_error("bad_message", f"{where} meta keys must be 1-64 characters of letters, digits, '_', '.', '-'")
+        if isinstance(value, str):
+            if len(value) > MAX_META_VALUE_CHARS or any(ord(c) < 32 and c not in "\t" for c in value):
+                raise protocol_error("bad_message", f"{where} meta values must be one line of at most {MAX_META_VALUE_CHARS} characters")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise protocol_error("bad_message", f"{where} meta numbers must be finite")
+        elif value is not None and not isinstance(value, (bool, int, float)):
+            raise protocol_error("bad_message", f"{where} meta values must be strings, numbers, booleans or null (a flat object)")
+    out["meta"] = dict(meta)
+    return out
+
+
 @dataclass(frozen=True)
 class StartMessage:
     """A validated ``start`` message of the PCM ingest endpoint."""
@@ -158,6 +238,7 @@ class StartMessage:
     channels: int
     roles: tuple[str, ...]
     mode: str
+    metadata: dict = field(default_factory=lambda: parse_metadata({}))
 
 
 def parse_start(msg: dict[str, Any]) -> StartMessage:
@@ -185,16 +266,39 @@ def parse_start(msg: dict[str, Any]) -> StartMessage:
     mode = msg.get("mode", "live")
     if mode not in ("live", "lockstep"):
         raise protocol_error("bad_message", f"mode must be live or lockstep, not {mode!r}")
-    return StartMessage(call_id, encoding, rate, channels, tuple(roles), mode)
+    unknown = sorted(str(k)[:40] for k in msg if k not in START_FIELDS)
+    if unknown:
+        raise protocol_error("bad_message", f"unknown start field(s) {', '.join(unknown[:5])}: put your own fields in "
+                             "\"meta\": {...} (named fields: " + ", ".join(METADATA_FIELDS) + ")")
+    return StartMessage(call_id, encoding, rate, channels, tuple(roles), mode, parse_metadata(msg))
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """A validated ``subscribe`` message."""
+    """A validated ``subscribe`` message.
+
+    Attributes:
+        calls: the ids followed (``None``: every call).
+        since: per call, the last seq received.
+        types: only these event types (``None``: all).
+        role: ``agent`` (may acknowledge prompts) or ``supervisor`` (read-only).
+        agent_id: the agent this view belongs to: it may acknowledge only calls of this agent
+            (or calls without an agent).
+    """
 
     calls: tuple[str, ...] | None
     since: dict[str, int]
     types: frozenset[str] | None
+    role: str = "agent"
+    agent_id: str | None = None
+
+    def may_ack(self, call_agent_id: str | None) -> str | None:
+        """``None`` if this watcher may acknowledge a prompt of a call of ``call_agent_id``, else the error code."""
+        if self.role != "agent":
+            return "read_only"
+        if call_agent_id is not None and self.agent_id != call_agent_id:
+            return "not_your_call"
+        return None
 
     def wants(self, call_id: str, kind: str) -> bool:
         """Whether an event of ``kind`` from ``call_id`` goes to this watcher."""
@@ -221,19 +325,45 @@ def parse_subscribe(msg: dict[str, Any]) -> Subscription:
     types = msg.get("types")
     if types is not None and not (isinstance(types, list) and len(types) <= 100 and all(isinstance(t, str) for t in types)):
         raise protocol_error("bad_message", "types must be a list of event type names")
-    return Subscription(selected, dict(since), frozenset(types) if types is not None else None)
+    unknown = sorted({t[:40] for t in types or () if t not in EVENT_TYPES})
+    if unknown:
+        raise protocol_error("bad_message", f"unknown event type(s) in types: {', '.join(unknown[:5])} "
+                             f"(known: {', '.join(EVENT_TYPES)})")
+    role = msg.get("role", "agent")
+    if role not in WATCHER_ROLES:
+        shown = role if isinstance(role, str) and len(role) <= 40 else type(role).__name__
+        raise protocol_error("bad_message", f"role must be agent or supervisor, not {shown!r}")
+    agent_id = msg.get("agent_id")
+    if agent_id is not None and not is_valid_call_id(agent_id):
+        raise protocol_error("bad_message", f"agent_id must be {CALL_ID_RULE}")
+    return Subscription(selected, dict(since), frozenset(types) if types is not None else None, role, agent_id)
+
+
+def ack_ids(msg: Any) -> dict[str, str]:
+    """The ``call_id`` and ``prompt_id`` of an ack that are well-formed (echoed in its error)."""
+    if not isinstance(msg, dict):
+        return {}
+    out = {}
+    if is_valid_call_id(msg.get("call_id")):
+        out["call_id"] = msg["call_id"]
+    prompt_id = msg.get("prompt_id")
+    if isinstance(prompt_id, str) and is_valid_call_id(prompt_id):
+        out["prompt_id"] = prompt_id
+    return out
 
 
 def parse_ack(msg: dict[str, Any]) -> tuple[str, str, str]:
     """Validate an ``ack`` message: ``(call_id, prompt_id, action)``.
 
     Raises:
-        ProtocolError: missing ids or an unknown action.
+        ProtocolError: ``bad_ack`` (non-fatal: the watcher stays connected) for missing ids or an
+            unknown action.
     """
     call_id, prompt_id = msg.get("call_id"), msg.get("prompt_id")
     action = msg.get("action", "acknowledged")
     if not isinstance(call_id, str) or not isinstance(prompt_id, str):
-        raise protocol_error("bad_message", "ack needs call_id and prompt_id strings")
+        raise protocol_error("bad_ack", "ack needs call_id and prompt_id strings")
     if not isinstance(action, str) or action not in ("acknowledged", "dismissed"):
-        raise protocol_error("bad_message", f"action must be acknowledged or dismissed, not {action!r}")
+        shown = action if isinstance(action, str) and len(action) <= 40 else type(action).__name__
+        raise protocol_error("bad_ack", f"action must be acknowledged or dismissed, not {shown!r}")
     return call_id, prompt_id, action

@@ -9,12 +9,21 @@ documented code, never an exception from deep inside the handler.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from voicemon.errors import ProtocolError
 from voicemon.server.ingest import TWILIO_RATE_HZ
-from voicemon.server.protocol import CLOSE_UNAUTHORIZED, check_call_id, is_int, is_valid_call_id, load_json, protocol_error
+from voicemon.server.protocol import (
+    CLOSE_UNAUTHORIZED,
+    METADATA_FIELDS,
+    check_call_id,
+    is_int,
+    is_valid_call_id,
+    load_json,
+    parse_metadata,
+    protocol_error,
+)
 
 EVENTS = ("connected", "start", "media", "mark", "dtmf", "stop")
 
@@ -26,6 +35,7 @@ class TwilioStart:
     call_id: str
     tracks: tuple[str, ...]
     stream_sid: str
+    metadata: dict = field(default_factory=lambda: parse_metadata({}))
 
 
 def parse_twilio_message(text: str | bytes) -> tuple[str, dict[str, Any]]:
@@ -58,7 +68,9 @@ def parse_twilio_start(msg: dict[str, Any], token: str | None) -> TwilioStart:
     """Validate a ``start`` message: token, media format, tracks and the call id.
 
     The call id is ``customParameters.call_id`` if given, else ``callSid``, else ``streamSid``;
-    whichever is used must follow the call-id rule.
+    whichever is used must follow the call-id rule. ``agent_id``, ``agent_name``, ``queue`` and
+    ``customer_ref`` parameters are the call's metadata; every other parameter (but ``call_id``
+    and ``token``) goes into its ``meta``.
 
     Raises:
         ProtocolError: ``unauthorized`` (4401), ``unsupported_encoding`` or ``bad_message``.
@@ -87,7 +99,10 @@ def parse_twilio_start(msg: dict[str, Any], token: str | None) -> TwilioStart:
             break
     else:
         raise protocol_error("bad_message", "Twilio start has no callSid or streamSid")
-    return TwilioStart(call_id, tuple(tracks), stream_sid if is_valid_call_id(stream_sid) else "")
+    extra = {k: v for k, v in params.items() if k not in (*METADATA_FIELDS, "call_id", "token")}
+    metadata = parse_metadata({k: params[k] for k in METADATA_FIELDS if k in params}, extra,
+                              where="Twilio customParameters")
+    return TwilioStart(call_id, tuple(tracks), stream_sid if is_valid_call_id(stream_sid) else "", metadata)
 
 
 def media_object(msg: dict[str, Any]) -> dict[str, Any]:
