@@ -13,6 +13,8 @@ import textwrap
 import time
 from typing import TextIO
 
+from voicemon.events import TREND_STEADY_PTS_PER_S as STEADY
+
 LEVEL_COLOURS = {"calm": "\033[32m", "tense": "\033[33m", "heated": "\033[38;5;208m", "critical": "\033[31m"}
 RESET = "\033[0m"
 BOLD = "\033[1m"
@@ -123,7 +125,7 @@ class TerminalView:
             bar_width = max(10, width - 40)
             filled = int(round(bar_width * r["score"] / 100))
             colour = LEVEL_COLOURS.get(r["level"], "")
-            trend = "↑" if r.get("trend", 0) > 2 else "↓" if r.get("trend", 0) < -2 else "→"
+            trend = "↑" if r.get("trend", 0) > STEADY else "↓" if r.get("trend", 0) < -STEADY else "→"
             bar = colour + "█" * filled + RESET + DIM + "░" * (bar_width - filled) + RESET
             rows.append(f"{label} {bar} {r['score']:5.1f} {colour}{r['level'].upper():<8}{RESET} {trend}")
             why = why_line(r.get("contributions") or {})
