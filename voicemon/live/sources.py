@@ -101,20 +101,23 @@ def list_input_devices() -> list[dict[str, Any]]:
 class DeviceInput:
     """Capture from a sound device into a live call.
 
-    One channel is role ``mixed``; two channels are ``agent`` (first) and ``customer``.
+    One channel is role ``mixed``; two channels are ``roles`` (default ``agent`` first, then
+    ``customer``).
 
     Args:
         device: index or name substring (``None``: the system default input).
         channels: 1 or 2.
         chunk_ms: block length.
+        roles: the roles of two channels, left first (``[audio] channels`` / ``--channels``).
 
     Raises:
         DeviceError: no PortAudio, no such device, or no input device at all.
     """
 
-    def __init__(self, device: str | int | None, channels: int, chunk_ms: int) -> None:
+    def __init__(self, device: str | int | None, channels: int, chunk_ms: int,
+                 roles: tuple[str, str] = ("agent", "customer")) -> None:
         if channels not in (1, 2):
-            raise DeviceError(f"--channels must be 1 (mixed) or 2 (agent,customer), not {channels}")
+            raise DeviceError(f"--input-channels must be 1 (mixed) or 2 ({','.join(roles)}), not {channels}")
         self.sd = _import_sounddevice()
         try:
             info = self.sd.query_devices(device, kind="input")
@@ -128,7 +131,7 @@ class DeviceInput:
         self.channels = channels
         self.rate_hz = int(info.get("default_samplerate") or SAMPLE_RATE_HZ)
         self.chunk_ms = chunk_ms
-        self.roles = ("mixed",) if channels == 1 else ("agent", "customer")
+        self.roles = ("mixed",) if channels == 1 else tuple(roles)
 
     async def run(self, call: LiveCall, stop: asyncio.Event) -> None:
         """Capture until ``stop`` is set, feeding ``call``."""
