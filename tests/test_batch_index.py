@@ -116,3 +116,20 @@ def test_write_index_reads_transcripts_from_the_json_reports(tmp_path):
     page = path.read_text()
     assert "i want a manager right now" in page.lower() and 'href="bad.html"' in page
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_batch_outputs_cover_every_run_into_the_folder(tmp_path):
+    from voicemon.report.batch_index import write_batch_outputs
+
+    calm, bad, agent, broken = _rows()
+    write_batch_outputs([calm, broken], tmp_path)
+    result = write_batch_outputs([agent], tmp_path, title="QA")
+    assert [r["file"] for r in result["rows"]] == ["calls/calm.wav", "calls/broken.wav", "calls/agent.wav"]
+    assert [r["file"] for r in read_summary(tmp_path / "summary.csv")] == [r["file"] for r in result["rows"]]
+    page = (tmp_path / "index.html").read_text()
+    assert re.findall(r'data-file="([^"]+)"', page) == ["calls/agent.wav", "calls/calm.wav", "calls/broken.wav"]
+    # index only (no csv asked): the page still lists the folder's calls, the CSV is untouched
+    before = (tmp_path / "summary.csv").read_text()
+    write_batch_outputs([bad], tmp_path, csv=False)
+    assert (tmp_path / "summary.csv").read_text() == before
+    assert "calls/2026/bad.wav" in (tmp_path / "index.html").read_text()

@@ -33,7 +33,8 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
 from voicemon.report.summary import (
-    LEVELS, _num, agent_above_caller, agent_escalated, level_rank, rank_rows, review,
+    LEVELS, _num, agent_above_caller, agent_escalated, level_rank, merge_rows, rank_rows, read_summary, review,
+    write_summary,
 )
 
 MAX_TRANSCRIPT_CHARS = 20_000
@@ -391,3 +392,47 @@ def write_index(rows: Iterable[Mapping[str, Any]], path: Path, *, title: str = "
             pass
         raise
     return path
+
+
+def write_batch_outputs(rows: Iterable[Mapping[str, Any]], out_dir: Path, *, csv: bool = True, index: bool = True,
+                        title: str | None = None) -> dict[str, Any]:
+    """After a batch run into ``out_dir``: update ``summary.csv`` and rebuild ``index.html``.
+
+    Both cover every call analysed into the folder so far: this run's rows replace earlier rows
+    of the same calls (:func:`voicemon.report.summary.merge_rows`) and the others are kept.
+
+    Args:
+        rows: this run's summary rows.
+        out_dir: the batch's output folder.
+        csv: write ``summary.csv``.
+        index: write ``index.html``.
+        title: the index page's heading (default: ``voicemon batch — <folder name>``).
+
+    Returns:
+        ``{"rows": all rows, "summary": path or None, "index": path or None}``.
+
+    Raises:
+        OSError: a file could not be written (the other one is still attempted first).
+    """
+    rows = [dict(r) for r in rows]
+    summary_path, index_path = out_dir / "summary.csv", out_dir / "index.html"
+    everything = merge_rows(read_summary(summary_path), rows)
+    result: dict[str, Any] = {"rows": everything, "summary": None, "index": None}
+    error: OSError | None = None
+    if csv:
+        try:
+            write_summary(everything, summary_path, merge=False)
+            result["summary"] = summary_path
+        except OSError as exc:
+            error = exc
+    if index:
+        by_file = {str(r.get("file")): r for r in rows}  # this run's rows may carry their transcripts
+        page_rows = [by_file.get(str(r.get("file")), r) for r in everything]
+        try:
+            write_index(page_rows, index_path, title=title or f"voicemon batch — {out_dir.resolve().name}")
+            result["index"] = index_path
+        except OSError as exc:
+            error = error or exc
+    if error is not None:
+        raise error
+    return result
