@@ -178,6 +178,26 @@ def channel_correlation(left: np.ndarray, right: np.ndarray, rate_hz: int) -> fl
     return float((x * y).sum() / denom) if denom > 0 else 0.0
 
 
+def read_samples(path: Path) -> tuple[np.ndarray, int, str]:
+    """A file's samples as recorded: ``(frames x channels float32, rate_hz, format)``.
+
+    Raises:
+        AudioFormatError: neither libsndfile nor FFmpeg can read it.
+    """
+    try:
+        return _read_soundfile(path)
+    except Exception as sf_exc:  # libsndfile refused it: try FFmpeg
+        log.debug("soundfile could not read %s (%s); trying PyAV", path, sf_exc)
+        try:
+            return _read_pyav(path)
+        except AudioFormatError:
+            raise
+        except Exception as av_exc:
+            log.debug("PyAV could not read %s either: %s", path, av_exc)
+            raise AudioFormatError(f"{path}: not a readable audio file (neither libsndfile nor FFmpeg "
+                                   "recognises it: unknown format or damaged data)") from av_exc
+
+
 def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...] = ("agent", "customer"),
                     dual_mono_correlation: float = DUAL_MONO_CORRELATION) -> DecodedAudio:
     """Read a call recording into per-role 16 kHz mono signals.
@@ -202,20 +222,7 @@ def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...]
         raise AudioFormatError(f"{p}: is a directory")
     if p.stat().st_size == 0:
         raise AudioFormatError(f"{p}: empty file (0 bytes)")
-    try:
-        data, rate, fmt = _read_soundfile(p)
-    except AudioFormatError:
-        raise
-    except Exception as sf_exc:  # libsndfile refused it: try FFmpeg
-        log.debug("soundfile could not read %s (%s); trying PyAV", p, sf_exc)
-        try:
-            data, rate, fmt = _read_pyav(p)
-        except AudioFormatError:
-            raise
-        except Exception as av_exc:
-            log.debug("PyAV could not read %s either: %s", p, av_exc)
-            raise AudioFormatError(f"{p}: not a readable audio file (neither libsndfile nor FFmpeg "
-                                   "recognises it: unknown format or damaged data)") from av_exc
+    data, rate, fmt = read_samples(p)
     if data.shape[0] == 0:
         raise AudioFormatError(f"{p}: holds no audio samples (zero length)")
     if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
