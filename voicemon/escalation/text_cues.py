@@ -6,6 +6,11 @@ a match that overlaps one of the category's ``unless`` phrases is skipped ("my f
 cancelled" is not a threat to cancel). An escalating phrase right after an intensifier
 ("extremely frustrated", "so sick of") counts :data:`BOOST_FACTOR` times its weight; the
 intensifiers are VADER's booster words (Hutto & Gilbert 2014).
+
+With ``fuzzy`` on, a category marked ``fuzzy`` in the lexicon also matches its multi-word phrases
+with one misheard word ("you need to come down") or one short word inserted ("bear it with
+me"), see :mod:`voicemon.escalation.fuzzy_phrases`; the same context rules apply, and the cue's
+evidence says what was heard and which phrase it stands for.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from voicemon.errors import ConfigError
+from voicemon.escalation.fuzzy_phrases import fuzzy_matches
 from voicemon.events import Cue, TranscriptUpdate, Word
 
 _STRIP = re.compile(r"[^\w']+")
@@ -43,6 +49,7 @@ class CueCategory:
     phrases: tuple[str, ...]
     negatable: bool = False
     unless: tuple[re.Pattern[str], ...] = ()
+    fuzzy: bool = False
 
 
 NEGATORS = frozenset({"not", "never", "no", "nothing", "hardly", "without", "nor"})
@@ -103,6 +110,7 @@ def load_lexicon(path: str | None = None) -> dict[str, CueCategory]:
                 kind=kind, speaker=speaker, target=target, weight=float(spec["weight"]),
                 patterns=tuple(_compile(p) for p in phrases), phrases=phrases,
                 negatable=_flag(spec.get("negatable", False)),
+                fuzzy=_flag(spec.get("fuzzy", False), "fuzzy"),
                 unless=tuple(_compile(p) for p in _phrase_list(spec.get("unless", []))),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -115,10 +123,12 @@ class TextCueDetector:
 
     Args:
         lexicon: categories from :func:`load_lexicon`.
+        fuzzy: also match the phrases of ``fuzzy`` categories with one misheard word.
     """
 
-    def __init__(self, lexicon: dict[str, CueCategory]) -> None:
+    def __init__(self, lexicon: dict[str, CueCategory], fuzzy: bool = False) -> None:
         self.lexicon = lexicon
+        self.fuzzy = fuzzy
 
     def feed(self, update: TranscriptUpdate) -> list[Cue]:
         """Cues in one utterance (only final updates produce cues).
@@ -130,6 +140,7 @@ class TextCueDetector:
             return []
         tokens = [_normalise(w.text) for w in update.words]
         text, starts = _index(tokens)
+        flat: list[tuple[int, int, str, float]] | None = None  # (char start, char end, word, probability)
         cues: list[Cue] = []
         for cat in self.lexicon.values():
             if update.role != "mixed" and cat.speaker not in ("any", update.role):
@@ -152,13 +163,38 @@ class TextCueDetector:
                     cues.append(Cue(t=word.start, role=update.role, kind=cat.kind, weight=weight,
                                     evidence=evidence, source="text", target=target))
                     break
+            if self.fuzzy and cat.fuzzy:
+                if flat is None:
+                    flat = _flat_words(text, starts, update.words)
+                cues.extend(self._fuzzy(cat, update, text, starts, flat, taken + blocked))
         cues.sort(key=lambda c: c.t)
         return cues
 
+    def _fuzzy(self, cat: CueCategory, update: TranscriptUpdate, text: str, starts: list[int],
+               flat: list[tuple[int, int, str, float]], taken: list[tuple[int, int]]) -> list[Cue]:
+        """Cues of ``cat``'s phrases heard with one word wrong (outside the ``taken`` spans)."""
+        cues: list[Cue] = []
+        words, probs = [f[2] for f in flat], [f[3] for f in flat]
+        for phrase in cat.phrases:
+            norm = " ".join(_normalise(w.rstrip("*")) + ("*" if w.endswith("*") else "") for w in phrase.split())
+            for m in fuzzy_matches(words, probs, norm):
+                a, b = flat[m.first][0], flat[m.end - 1][1]
+                if any(a < y and x < b for x, y in taken):
+                    continue
+                if cat.negatable and _negated(text, a):
+                    continue
+                taken.append((a, b))
+                word = _word_at(update.words, starts, a)
+                target = update.role if cat.target == "self" or update.role == "mixed" else cat.target
+                cues.append(Cue(t=word.start, role=update.role, kind=cat.kind, weight=cat.weight,
+                                evidence=f"{text[a:b]} (≈ {phrase})", source="text", target=target))
+                break
+        return cues
 
-def _flag(value) -> bool:
+
+def _flag(value, name: str = "negatable") -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"negatable must be true or false, not {value!r}")
+        raise ValueError(f"{name} must be true or false, not {value!r}")
     return value
 
 
@@ -189,6 +225,15 @@ def _index(tokens: list[str]) -> tuple[str, list[int]]:
         parts.append(tok)
         pos += len(tok) + 1
     return " ".join(parts), starts
+
+
+def _flat_words(text: str, starts: list[int], words: tuple[Word, ...]) -> list[tuple[int, int, str, float]]:
+    """Each single word of the normalised text with its character span and the probability of
+    the Whisper word it came from ("one...one" is two words of one Whisper word)."""
+    out = []
+    for m in re.finditer(r"\S+", text):
+        out.append((m.start(), m.end(), m.group(0), _word_at(words, starts, m.start()).probability))
+    return out
 
 
 def _word_at(words: tuple[Word, ...], starts: list[int], char: int) -> Word:
