@@ -5,7 +5,9 @@
 
 Each call is a short 16 kHz stereo WAV (L = agent, R = customer): the agent asks for a detail,
 the customer reads it out — card numbers digit by digit and in pairs, SSNs, phone numbers,
-e-mail addresses spoken and spelled — in several espeak-ng voices and rates. ``labels.json``
+e-mail addresses spoken and spelled — in several espeak-ng voices and rates, in two sets:
+``CALLS`` (what the rules were tuned on) and ``HELDOUT_CALLS`` (other wordings and voices, never
+tuned on; labelled ``"set": "heldout"``). ``labels.json``
 next to them lists, per call, the entities the customer said (type and value). The WAVs are not
 committed: they are rendered on demand (deterministic for one espeak-ng/sox version).
 
@@ -105,6 +107,42 @@ CALLS = [
 ]
 
 
+# Held out: other wordings, voices and groupings, written before any tuning on the set above and
+# never tuned on (benchmarks/transcripts.py reports the two sets apart).
+HELDOUT_CALLS = [
+    Call("ho_card_groups_m4", "And the sixteen digit number on the front?",
+         f"Yep, {one_by_one('4916382107445568')}.", [("card", "4916382107445568")], voice="en-us+m4", rate=160),
+    Call("ho_card_pairs_gb", "Could you read me your card number?",
+         f"Of course. {pairs('5105105105105100')}.", [("card", "5105105105105100")], voice="en-gb", rate=160),
+    Call("ho_card_amex_m2", "Go ahead with the card whenever you like.",
+         "Sure, three seven eight two, eight two two four six, three one zero zero zero five.",
+         [("card", "378282246310005")], voice="en-us+m2", rate=165),
+    Call("ho_card_visa_m7", "Which card would you like to use?",
+         f"My visa, that's {one_by_one('4556730219488121')}.", [("card", "4556730219488121")], voice="en-us+m7",
+         rate=170),
+    Call("ho_ssn_groups_gb", "And the last thing, your social?",
+         "It's oh seven eight, oh five, one one two oh.", [("ssn", "078051120")], voice="en-gb", rate=160),
+    Call("ho_ssn_m7", "Can I get your SSN to verify the account?",
+         "Sure. Five two four, three one, seven seven eight zero.", [("ssn", "524317780")], voice="en-us+m7"),
+    Call("ho_phone_groups_m2", "What number can we reach you on?",
+         "It's two one two, five five five, zero one four seven.", [("phone", "2125550147")], voice="en-us+m2"),
+    Call("ho_phone_mixed_m4", "And your mobile, in case we get cut off?",
+         "Seven one eight, five five five, twenty three, sixty one.", [("phone", "7185552361")],
+         voice="en-us+m4", rate=170),
+    Call("ho_phone_area_us", "What's the best callback number?",
+         "Area code six one seven, then five five five, nine eight seven six.", [("phone", "6175559876")],
+         voice="en-us", rate=165),
+    Call("ho_email_underscore_m2", "What's your e-mail address?",
+         "It's peter underscore wells at hotmail dot com.", [("email", "peter_wells@hotmail.com")],
+         voice="en-us+m2"),
+    Call("ho_email_spelled_us", "Could you spell that e-mail for me?",
+         f"Sure, it's {spelled('tom')}, at gmail dot com.", [("email", "tom@gmail.com")], voice="en-us", rate=155),
+    Call("ho_email_spelled_gb", "Spell the address for me, please.",
+         f"{spelled('jane')}, dot, {spelled('doe')}, at yahoo dot com.", [("email", "jane.doe@yahoo.com")],
+         voice="en-gb", rate=160),
+]
+
+
 def synth(text: str, voice: str, rate: int, tmp: Path, tag: str) -> np.ndarray:
     raw, wav = tmp / f"{tag}.raw.wav", tmp / f"{tag}.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-a", "100", "-w", str(raw), text], check=True)
@@ -138,18 +176,20 @@ def render(call: Call, out_dir: Path, tmp: Path, rng: np.random.Generator) -> di
     out += rng.standard_normal(out.shape).astype(np.float32) * 10 ** (NOISE_DBFS / 20)
     assert np.max(np.abs(out)) < 0.99, call.name
     sf.write(out_dir / f"{call.name}.wav", out, SR, subtype="PCM_16")
-    return {"file": f"{call.name}.wav", "voice": call.voice, "rate": call.rate, "turns": label_turns,
+    return {"file": f"{call.name}.wav", "set": "heldout" if call in HELDOUT_CALLS else "tune", "voice": call.voice,
+            "rate": call.rate, "turns": label_turns,
             "entities": [{"type": k, "value": v} for k, v in call.entities]
             + [{"type": k, "value": v} for k, v in (("expiry", "0427"), ("cvv", "731")) if call.followups]}
 
 
-def make(out_dir: Path, names: list[str] | None = None) -> dict:
-    """Render the calls (all, or ``names``) into ``out_dir``; returns and writes the labels."""
+def make(out_dir: Path, names: list[str] | None = None, heldout: bool = False) -> dict:
+    """Render the calls (``CALLS``, also ``HELDOUT_CALLS`` with ``heldout``, or ``names`` of
+    either) into ``out_dir``; returns and writes the labels."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
     labels = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for call in CALLS:
+        for call in CALLS + (HELDOUT_CALLS if heldout or names else []):
             if names is None or call.name in names:
                 labels[call.name] = render(call, out_dir, Path(tmp), rng)
     (out_dir / "labels.json").write_text(json.dumps(labels, indent=1))
@@ -158,5 +198,5 @@ def make(out_dir: Path, names: list[str] | None = None) -> dict:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / ".cache" / "pii_fixtures"
-    for name, lab in make(target).items():
+    for name, lab in make(target, heldout=True).items():
         print(name, [e["type"] for e in lab["entities"]])

@@ -192,3 +192,16 @@ def test_counts_come_from_final_transcripts():
     final = {"type": "transcript", "final": True, "words": [dataclasses.asdict(w) for w in words]}
     tentative = {**final, "final": False}
     assert redaction_counts([final, tentative]) == {"card": 1, "cvv": 1, "email": 1}
+
+
+@pytest.mark.parametrize("text,expected", [
+    # the agent's question misheard by tiny.en: "card number" -> "current number"
+    ("Please read me the current number <turn> Okay, four one...one One ...One",
+     "Please read me the current number <turn> Okay, [CARD]"),
+    ("what's your foam number <turn> five five five two one two four", "what's your foam number <turn> [PHONE]"),
+    ("Can I have a contact? <turn> Yes, it's 07700, 09900, 1 -2 -3.", "Can I have a contact? <turn> Yes, it's [PHONE]"),
+    # one sound-alike is not enough without an exactly heard long word
+    ("my cart lumber is 4471 2", "my cart lumber is 4471 2"),
+])
+def test_keywords_heard_with_one_sound_alike_word_still_name_the_number(text, expected):
+    assert redacted(text, trailing=True) == expected

@@ -37,7 +37,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "expiry": ("expiry", "expires", "expire", "expiration", "expiring", "exp", "valid through", "valid until",
                "good through", "good thru", "valid thru", "expiry date"),
     "ssn": ("social", "ssn", "social security", "social security number"),
-    "phone": ("phone", "cell", "mobile", "contact number", "telephone", "landline", "call me", "reach me", "call back",
+    "phone": ("phone", "cell", "mobile", "contact", "contact number", "telephone", "landline", "call me", "reach me", "call back",
               "callback", "call you back", "text me", "phone number", "my number"),
     "account": ("account", "account number", "acct"),
     "routing": ("routing", "sort code", "aba", "transit number"),
@@ -111,18 +111,36 @@ def ssn_ok(digits: str) -> bool:
 
 
 def keyword_hits(words: list[str]) -> list[tuple[int, str]]:
-    """``(index of the keyword's last word, kind)`` for every keyword phrase in ``words``."""
+    """``(index of the keyword's last word, kind)`` for every keyword phrase in ``words``.
+
+    A keyword of two or more words also counts heard with one word as a sound-alike ("current
+    number" for "card number", :func:`voicemon.escalation.fuzzy_phrases.fuzzy_matches`): the
+    question that names a number is often what the recogniser gets wrong on a phone line, and
+    a keyword only widens what a digit run next to it may be.
+    """
+    from voicemon.escalation.fuzzy_phrases import fuzzy_matches
+
     hits: list[tuple[int, str]] = []
+    covered: set[int] = set()
     i = 0
     while i < len(words):
         for phrase, kind in _PHRASES:
             if tuple(words[i:i + len(phrase)]) == phrase:
                 # "social security number" is an SSN, not a CVV's "security ..."
                 hits.append((i + len(phrase) - 1, kind))
+                covered.update(range(i, i + len(phrase)))
                 i += len(phrase) - 1
                 break
         i += 1
-    return hits
+    unsure = [0.0] * len(words)
+    for phrase, kind in _PHRASES:
+        if len(phrase) < 2:
+            continue
+        for m in fuzzy_matches(words, unsure, " ".join(phrase)):
+            if m.differs is not None and not covered.intersection(range(m.first, m.end)):
+                hits.append((m.end - 1, kind))
+                covered.update(range(m.first, m.end))
+    return sorted(hits)
 
 
 def _context(hits: list[tuple[int, str]], start: int, window: int) -> str | None:
