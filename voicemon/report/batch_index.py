@@ -82,7 +82,9 @@ tr.call.review td:first-child{box-shadow:inset 4px 0 var(--critical)}
 .score{font-size:18px;font-weight:650;font-variant-numeric:tabular-nums;margin-right:4px}
 .badge{display:inline-block;margin:4px 4px 0 0;padding:1px 7px;border-radius:6px;font-size:11.5px;background:var(--badge)}
 .badge.warn{background:var(--warn-bg);color:var(--warn-fg)}
-.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+.num{font-variant-numeric:tabular-nums;white-space:nowrap}.num .small,.det{white-space:normal;max-width:220px}
+td.call-cell{min-width:260px;width:40%}
+@media (max-width:720px){td.call-cell{min-width:150px;width:auto}}
 .snip{margin-top:6px;font-size:12.5px}.snip a{display:block;text-decoration:none;color:inherit;padding:2px 0}
 .snip a:hover .t,.snip a:focus .t{text-decoration:underline}.snip .t{color:var(--link);font-family:ui-monospace,Menlo,Consolas,monospace}
 mark{background:var(--hl);color:inherit;border-radius:2px}
@@ -134,8 +136,12 @@ _JS = r"""
     if (rv.checked && !c.needs_review) { return false; }
     return true;
   }
+  var last = null;
   function apply() {
     var needle = q.value.trim().toLowerCase(), shown = 0;
+    var state = [needle, lvl.value, pr.value, ag.checked, er.value, rv.checked].join("|");
+    if (state === last) { return; }  // a "change" after "input": keep the links being clicked
+    last = state;
     rows.forEach(function (tr) {
       var c = byId[tr.dataset.id], ok = matches(c), snip = tr.querySelector(".snip");
       if (ok && needle) {
@@ -263,12 +269,13 @@ def _row_html(c: dict[str, Any], row: Mapping[str, Any]) -> str:
         else:
             agent = '<span class="muted small">one voice</span>'
         prompts = (f'{c["prompts"]}' + (f' <span class="muted small">({c["fell"]} fell)</span>' if c["prompts"] else "")
-                   + (f'<div class="small muted">{_e(row.get("prompt_counts"))}</div>' if row.get("prompt_counts") else ""))
-        cues = f'{c["cues"]}' + (f'<div class="small muted">{_e(row.get("cue_counts"))}</div>' if row.get("cue_counts") else "")
+                   + (f'<div class="small muted det">{_e(row.get("prompt_counts"))}</div>' if row.get("prompt_counts") else ""))
+        top = " ".join(str(row.get("cue_counts") or "").split()[:4])
+        cues = f'{c["cues"]}' + (f'<div class="small muted det" title="{_e(row.get("cue_counts"))}">{_e(top)}</div>' if top else "")
     report = f'<a href="{_e(c["link"])}">report</a>' if c["link"] else '<span class="muted">—</span>'
     return (f'<tr class="call{" review" if c["needs_review"] else ""}" data-id="{c["id"]}" data-file="{_e(c["file"])}" '
             f'data-level="{_e(c["level_name"] or c["status"])}">'
-            f'<td class="rank">{c["rank"]}</td><td>{call}</td><td class="num">{caller}</td>'
+            f'<td class="rank">{c["rank"]}</td><td class="call-cell">{call}</td><td class="num">{caller}</td>'
             f'<td class="num">{heated}</td><td>{agent}</td><td class="num hide-narrow">{prompts}</td>'
             f'<td class="num hide-narrow">{cues}</td><td class="num hide-narrow">{_fmt_s(c["duration_s"])}</td>'
             f'<td class="hide-narrow">{report}</td></tr>')

@@ -101,6 +101,8 @@ footer{margin-top:18px;color:var(--muted);font-size:12.5px}
 .has-audio .seg{cursor:pointer}.has-audio .seg:hover{background:#f1f3f5}
 .seg.playing{background:#fff9db;box-shadow:inset 3px 0 #f59f00}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:rgba(127,127,127,.14);padding:0 4px;border-radius:4px}
+@media (max-width:560px){main{padding:16px 10px 32px}.seg{grid-template-columns:auto 1fr;gap:2px 8px}
+.seg>div:last-child{grid-column:1/-1}.prow{padding-left:12px}section{padding:14px 12px}}
 @media (prefers-color-scheme: dark){
 :root{color-scheme:dark;--ink:#e6e9ee;--muted:#a3adba;--line:#333a44;--bg:#14171c;--card:#1d2128;--accent:#b197fc;
 --customer:#74a0ff;--agent:#3bc9db;--mixed:#ced4da;--other:#b197fc;--up:#ff922b;--down:#4dabf7}
