@@ -205,3 +205,15 @@ def test_counts_come_from_final_transcripts():
 ])
 def test_keywords_heard_with_one_sound_alike_word_still_name_the_number(text, expected):
     assert redacted(text, trailing=True) == expected
+
+
+def test_cvv_and_expiry_after_a_card_beyond_the_carried_words():
+    red = Redactor(RedactOptions())
+    assert [w.text for w in red.feed("customer", words_of("it is 4532015112830366", 0.0))][-1] == "[CARD]"
+    # a long question (more than carry_words words) stands between the card and its codes
+    red.feed("agent", words_of("great and now the X -I -Re -8 and the three digits on the back of it please", 3.0))
+    answer = red.feed("customer", words_of("The X -IR -0427 and the COVID -731.", 9.0))
+    assert [w.text for w in answer] == ["The", "X", "-IR", "[EXPIRY]", "and", "the", "COVID", "[CVV]"]
+    # no card before: the same answer keeps its short numbers
+    plain = Redactor(RedactOptions())
+    assert "-731." in [w.text for w in plain.feed("customer", words_of("The X -IR -0427 and the COVID -731.", 9.0))]

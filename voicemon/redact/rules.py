@@ -53,7 +53,9 @@ CONTEXT_LENGTHS = {"card": (6, 19), "cvv": (3, 4), "expiry": (3, 6), "ssn": (7, 
 TRAILING_MIN = {"card": 4, "ssn": 3, "phone": 3, "account": 4, "routing": 4}
 CARD_LENGTHS = (16, 15, 14, 13, 17, 18, 19)
 CARD_FIRST_DIGITS = "23456"
-NEAR_CARD_WORDS = 16
+NEAR_CARD_WORDS = 32
+"""3-4 digits this many words after a card are its CVV or expiry: the agent's question ("and the
+expiry date and the security code on the back?") usually stands between them."""
 READ_OUT_MIN_DIGITS = 4
 READ_OUT_SHARE = 0.6
 """A trailing run of 4+ digits holding 60 % of its utterance's words is a number read out."""
@@ -201,7 +203,7 @@ def _merge_gaps(runs: list[DigitRun], hits: list[tuple[int, str]], window: int) 
 
 
 def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None,
-                 current_from: int = 0) -> list[Span]:
+                 current_from: int = 0, card_before: bool = False) -> list[Span]:
     """Spans of digit-based entities.
 
     Args:
@@ -210,12 +212,15 @@ def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | N
         trailing_from: a run whose last word is at or after this index reaches the end of the
             utterance (``None``: no run does).
         current_from: index of the utterance's first word (the words before it are context).
+        card_before: a card number was redacted shortly before these words (the redactor
+            remembers it longer than it keeps words): 3-4 digits early in them are its
+            CVV or expiry.
     """
     words = [clean(w) for w in raw_words]
     hits = keyword_hits(words)
     runs = _merge_gaps(digit_runs(raw_words), hits, opts.context_words)
     spans: list[Span] = []
-    last_card_word = -10**9
+    last_card_word = current_from - 1 if card_before else -10**9
 
     def add(run: DigitRun, ctx: str | None) -> None:
         nonlocal last_card_word
@@ -290,12 +295,12 @@ def email_spans(raw_words: list[str]) -> list[Span]:
 
 
 def find_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None,
-               current_from: int = 0) -> list[Span]:
+               current_from: int = 0, card_before: bool = False) -> list[Span]:
     """Every PII span in ``raw_words``, sorted and without overlaps (the earlier/longer wins).
 
     See :func:`number_spans` for ``trailing_from`` and ``current_from``.
     """
-    found = [s for s in number_spans(raw_words, opts, trailing_from, current_from) + email_spans(raw_words)
+    found = [s for s in number_spans(raw_words, opts, trailing_from, current_from, card_before) + email_spans(raw_words)
              if ENTITY_OF_LABEL[s.label] in opts.entities]
     found.sort(key=lambda s: (s.first, -(s.last - s.first)))
     out: list[Span] = []

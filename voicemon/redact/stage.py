@@ -10,6 +10,9 @@ only, never emitted); every party's recent words are the context of the next utt
 number split across two utterances is recognised from both halves, "my card number is" in one
 utterance makes the digits of the next one a card, and so does the agent's "what's the card
 number?" for the customer's answer.
+It also remembers when it last redacted a card (not the words): 3–4 digits early in an
+utterance up to ``carry_gap_s`` later are that card's CVV or expiry, however long the agent's
+question for them was.
 Interim text reads that context but never changes it, so the final text, and therefore the
 offline and lockstep replay event logs, do not depend on which interim updates were made.
 """
@@ -61,6 +64,7 @@ class Redactor:
         self.options = options
         self.rules = rule_options(options)
         self._carry: dict[str, list[Word]] = {}
+        self._card_end_s: float | None = None  # end of the last final [CARD] span (any party)
 
     def feed(self, role: str, words: list[Word], final: bool = True) -> list[Word]:
         """Redact one utterance's words.
@@ -77,13 +81,18 @@ class Redactor:
             return list(words)
         carry = self._context(role, words[0].start)
         combined = carry + list(words)
+        card_before = self._card_end_s is not None and 0 <= words[0].start - self._card_end_s <= self.options.carry_gap_s
         spans = find_spans([w.text for w in combined], self.rules, trailing_from=len(combined) - 1,
-                           current_from=len(carry))
+                           current_from=len(carry), card_before=card_before)
         n = len(carry)
         mine = [Span(max(s.first, n) - n, s.last - n, s.label) for s in spans if s.last >= n]
         if final and self.options.carry_words:
             own = [w for w in self._carry.get(role, []) if words[0].start - w.end <= self.options.carry_gap_s]
             self._carry[role] = (own + list(words))[-self.options.carry_words:]
+        if final:
+            ends = [words[s.last].end for s in mine if s.label == "CARD"]
+            if ends:
+                self._card_end_s = max(ends + [self._card_end_s or 0.0])
         return replace_spans(list(words), mine)
 
     def _context(self, role: str, start_s: float) -> list[Word]:
