@@ -27,16 +27,17 @@ from voicemon.errors import ConfigError, ProtocolError
 from voicemon.events import CallEnded, CallStarted
 from voicemon.live.asr_pool import AsrPool
 from voicemon.live.runner import LiveCall, LiveOptions
+from voicemon.report.writers import write_call_outputs
 from voicemon.server import http_routes
 from voicemon.server.connections import IngestSession, handle_twilio, handle_watch
 from voicemon.server.eventlog import reserve_stem
-from voicemon.server.hub import CallEntry, CallHub
+from voicemon.server.hub import CallEntry
+from voicemon.server.hubs import make_hub
 from voicemon.server.protocol import check_call_id, protocol_error
 from voicemon.server.recovery import recover_unfinished
 
 log = logging.getLogger(__name__)
 
-WS_PATHS = ("/ingest", "/twilio", "/watch")
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
@@ -102,7 +103,7 @@ class VoicemonServer:
             transcriber, workers = parallel_transcriber(config.asr, workers)
         self.transcriber = transcriber
         self.pool = AsrPool(transcriber, workers=workers or 1)
-        self.hub = CallHub(keep_ended_s=self.options.keep_ended_s, max_ended_calls=self.options.max_ended_calls)
+        self.hub = make_hub(self.options)  # in-process, or shared through Redis (server.hub)
         self.started_wall = time.time()
         self.stopping = False
         self.recovered: list[str] = []
@@ -120,6 +121,7 @@ class VoicemonServer:
 
         model = getattr(self.transcriber, "name", "unknown")
         self.recovered = await asyncio.to_thread(recover_unfinished, self.out_dir, self.config, model)
+        await self.hub.start()
         self._server = await serve(
             self._handle, self.options.host, self.options.port,
             process_request=self._process_request,
@@ -145,6 +147,7 @@ class VoicemonServer:
             summaries.append(await self.end_call(entry.call, "server shutting down"))
         if self._flusher is not None:
             self._flusher.cancel()
+        await self.hub.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -241,8 +244,6 @@ class VoicemonServer:
         return await asyncio.shield(task)
 
     async def _end_call(self, call: LiveCall, reason: str) -> dict:
-        from voicemon.live.commands import write_call_report
-
         entry = self.entry_of(call)
         stem = getattr(entry, "stem", "") or call.call_id
         summary: dict = {"duration_s": round(call.media_s, 3), "peak_level": "calm", "peak_score": 0.0,
@@ -257,7 +258,7 @@ class VoicemonServer:
             caller = report["stats"]["per_role"][report["caller_role"]]
             summary.update(duration_s=report["duration_s"], peak_level=caller["peak_level"],
                            peak_score=caller["peak_score"], prompts_fired=report["stats"]["prompts_fired"])
-            paths = await asyncio.to_thread(write_call_report, report, self.out_dir, stem, False)
+            paths = await asyncio.to_thread(write_call_outputs, report, self.out_dir, stem, events=False)
             summary["report"] = paths["html"]
         except Exception as exc:  # noqa: BLE001 — any failure must still end the call and say so
             summary["report_error"] = f"{type(exc).__name__}: {exc}"[:300]

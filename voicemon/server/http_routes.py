@@ -25,6 +25,8 @@ SECURITY_HEADERS = (
                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"),
 )
 ALLOWED_METHODS = ("GET", "HEAD")
+WS_PATHS = ("/ingest", "/twilio", "/watch")
+"""The WebSocket endpoints (a request to one of them is left to the handshake)."""
 
 
 def response(status: HTTPStatus, body: bytes, content_type: str, head: bool = False, extra: tuple = ()):
@@ -106,8 +108,6 @@ def _route(server, request, head: bool):
         return json_response(HTTPStatus.FORBIDDEN, {"error": "forbidden_host",
                                                     "message": "this Host is not served (see server.allowed_hosts)"},
                              head=head)
-    from voicemon.server.app import WS_PATHS
-
     if path in WS_PATHS:
         if not upgrade or head:
             return json_response(HTTPStatus.UPGRADE_REQUIRED, {"error": "bad_request", "message": f"{path} is a WebSocket endpoint"},

@@ -217,6 +217,12 @@ class CallHub:
         self.keep_ended_s = keep_ended_s
         self.max_ended_calls = max_ended_calls
 
+    async def start(self) -> None:
+        """Nothing to connect: every call and watcher is in this process."""
+
+    async def close(self) -> None:
+        """Nothing to disconnect."""
+
     def live_calls(self) -> list[CallEntry]:
         """Calls still running."""
         return [e for e in self.calls.values() if e.ended_wall is None]

@@ -50,7 +50,7 @@ def recover_unfinished(out_dir: Path, config: Config, model_name: str) -> list[s
 def recover_one(path: Path, stem: str, config: Config, model_name: str) -> bool:
     """Recover one log if it is unfinished; returns whether it was."""
     from voicemon.escalation.meter import load_meter_params
-    from voicemon.live.commands import write_call_report
+    from voicemon.report.writers import write_call_outputs
     from voicemon.report.model import build_report
 
     if _ends_with_call_ended(path):  # the common case, decided from the file's last bytes
@@ -77,7 +77,7 @@ def recover_one(path: Path, stem: str, config: Config, model_name: str) -> bool:
         caller = report["stats"]["per_role"].get(report["caller_role"], {})
         summary.update(peak_level=caller.get("peak_level", "calm"), peak_score=caller.get("peak_score", 0.0),
                        prompts_fired=report["stats"]["prompts_fired"])
-        summary["report"] = write_call_report(report, path.parent, stem, False)["html"]
+        summary["report"] = write_call_outputs(report, path.parent, stem, events=False)["html"]
     ended = {**to_dict(CallEnded(t=duration_s, summary=summary)), "v": 1, "call_id": call_id,
              "seq": int(events[-1].get("seq", len(events))) + 1, "wall": round(time.time(), 3)}
     _append_line(path, json.dumps(ended, ensure_ascii=False))
