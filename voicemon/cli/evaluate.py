@@ -15,6 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from voicemon.cli.common import add_workers_arg
+from voicemon.cli.progress import ProgressBar
+
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +46,7 @@ def add_eval_parser(sub, common) -> None:
     k = modes.add_parser("calls", parents=[common], help="recorded calls with escalation intervals (CSV path,start_s,end_s[,role])")
     k.add_argument("csv", help="CSV with columns path[,start_s,end_s,role]; several rows per call for several escalations")
     k.add_argument("--no-asr", action="store_true", help="skip transcription (prosody and conversation cues only)")
-    k.add_argument("--workers", type=int, default=0, metavar="N", help="utterances transcribed at once (default: one per core)")
+    add_workers_arg(k)
     _common_eval_args(k, "eval-calls")
     k.set_defaults(func=cmd_eval_calls)
 
@@ -56,13 +59,11 @@ def _common_eval_args(p, stem: str) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _setup(args):
-    from voicemon.cli import ProgressBar, _config_from_args
+def _setup(args, config):
     from voicemon.errors import VoicemonError
     from voicemon.escalation.meter import load_meter_params
     from voicemon.eval import transforms
 
-    config = _config_from_args(args)
     try:
         names = transforms.parse_transforms(args.transforms)
     except ValueError as exc:
@@ -159,11 +160,11 @@ def _cmd_two_party(args, config, names, params, bar, progress) -> int:
     return 0
 
 
-def cmd_eval_clips(args, _config=None) -> int:
+def cmd_eval_clips(args, config) -> int:
     """``voicemon eval clips``."""
     from voicemon.eval import calibrate, clips, plot
 
-    config, names, params, bar, progress = _setup(args)
+    config, names, params, bar, progress = _setup(args, config)
     if args.two_party:
         return _cmd_two_party(args, config, names, params, bar, progress)
     started = time.monotonic()
@@ -214,11 +215,11 @@ def cmd_eval_clips(args, _config=None) -> int:
     return 0
 
 
-def cmd_eval_calls(args, _config=None) -> int:
+def cmd_eval_calls(args, config) -> int:
     """``voicemon eval calls``."""
     from voicemon.eval import calls
 
-    config, names, params, bar, progress = _setup(args)
+    config, names, params, bar, progress = _setup(args, config)
     transcriber, workers = None, 1
     if not args.no_asr:
         from voicemon.asr.transcriber import parallel_transcriber

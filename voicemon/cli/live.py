@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, TextIO
 
+from voicemon.cli.common import add_workers_arg
 from voicemon.errors import VoicemonError
+from voicemon.report.writers import write_call_outputs
 
 if TYPE_CHECKING:  # heavy modules load only when a live command runs
     from voicemon.config import Config
@@ -42,32 +44,6 @@ class JsonlSink:
             self.stream.close()
 
 
-def write_call_report(report: dict, out_dir: Path, stem: str, events: bool = True) -> dict[str, str]:
-    """Write a finished call's event log, JSON and HTML report like ``analyze`` does.
-
-    Args:
-        report: the call report (with ``events``).
-        out_dir: where to write.
-        stem: the files' name stem.
-        events: also write ``<stem>.events.jsonl`` (the server has written it as the call ran).
-
-    Returns:
-        The paths written, by kind.
-
-    Raises:
-        OSError: a file could not be written (no partial file is left behind).
-    """
-    from voicemon.report import writers
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    if events:
-        paths["events"] = str(writers.write_events(report["events"], out_dir / f"{stem}.events.jsonl"))
-    paths["json"] = str(writers.write_json(report, out_dir / f"{stem}.json"))
-    paths["html"] = str(writers.write_html(report, out_dir / f"{stem}.html"))
-    return paths
-
-
 async def _wait_for_stop(feed: Callable[[asyncio.Event], Awaitable[object]] | None) -> None:
     """Run ``feed`` (or just wait) until it ends or SIGINT/SIGTERM arrives."""
     loop = asyncio.get_running_loop()
@@ -88,16 +64,6 @@ async def _wait_for_stop(feed: Callable[[asyncio.Event], Awaitable[object]] | No
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
-
-
-async def run_call(call: LiveCall, feed: Callable[[asyncio.Event], Awaitable[object]]) -> dict:
-    """Feed a call until its source ends or SIGINT/SIGTERM, then finish it.
-
-    Returns:
-        The call report.
-    """
-    await _wait_for_stop(feed)
-    return await call.finish()
 
 
 class LiveSetup:
@@ -183,7 +149,7 @@ class LiveSetup:
             return 0
         self.pool.close()
         if self.args.report != "none":
-            paths = write_call_report(report, Path(self.args.report), call.call_id)
+            paths = write_call_outputs(report, Path(self.args.report), call.call_id)
             print(f"{summary} -> {paths['html']}", file=self.out, flush=True)
         return 0
 
@@ -244,7 +210,7 @@ def add_live_parsers(sub, common) -> None:
     p.add_argument("file", metavar="FILE", help="a recorded call (any format analyze reads)")
     p.add_argument("--speed", default="1", help="1 = real time, 2 = twice as fast, max = as fast as possible (lockstep, same result as analyze)")
     _live_options(p)
-    p.set_defaults(live_command=cmd_replay)
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("listen", parents=shared, help="monitor a call live from a sound device")
     p.add_argument("--device", metavar="INDEX|NAME", help="input device (default: the system's default input)")
@@ -252,7 +218,7 @@ def add_live_parsers(sub, common) -> None:
     p.add_argument("--input-channels", type=int, default=1, choices=(1, 2),
                    help="1 = both parties on one channel (mixed); 2 = agent left, customer right")
     _live_options(p)
-    p.set_defaults(live_command=cmd_listen)
+    p.set_defaults(func=cmd_listen)
 
 
 def _live_options(p) -> None:
@@ -261,7 +227,7 @@ def _live_options(p) -> None:
                    help="write the call's report here when it ends (default ./voicemon-reports; none = don't)")
     p.add_argument("--no-view", action="store_true", help="no terminal view")
     p.add_argument("--call-id", metavar="ID", help="name of the call (default: file stem or start time)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers (default: one per core)")
+    add_workers_arg(p, "Whisper workers")
     p.add_argument("--interim-s", type=float, default=1.5, metavar="S",
                    help="tentative text every S seconds while a party talks (0 = final text only)")
     p.add_argument("--serve", action="store_true",

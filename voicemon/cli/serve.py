@@ -6,6 +6,8 @@ import asyncio
 import logging
 import sys
 
+from voicemon.cli.common import add_workers_arg
+
 log = logging.getLogger(__name__)
 
 
@@ -14,9 +16,9 @@ def cmd_serve(args, config) -> int:
     import dataclasses
 
     from voicemon.asr.transcriber import parallel_transcriber
-    from voicemon.live.runner import warm_up
     from pathlib import Path
 
+    from voicemon.live.runner import warm_up
     from voicemon.server.app import VoicemonServer, check_out_dir
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "token": args.token,
@@ -53,5 +55,5 @@ def add_serve_parser(sub, common) -> None:
     p.add_argument("--allow-origin", action="append", metavar="ORIGIN",
                    help="browser origin allowed to connect besides the server's own pages (repeatable; * = any)")
     p.add_argument("--out", metavar="DIR", help="where finished calls' reports go (default ./voicemon-calls)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="Whisper workers shared by all calls (default: one per core)")
-    p.set_defaults(live_command=cmd_serve)
+    add_workers_arg(p, "Whisper workers shared by all calls")
+    p.set_defaults(func=cmd_serve)

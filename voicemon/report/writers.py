@@ -55,6 +55,38 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def write_call_outputs(report: dict[str, Any], out_dir: Path, stem: str, formats: Iterable[str] = ("json", "html"),
+                       events: bool = True) -> dict[str, str]:
+    """Write a finished call's files: ``<stem>.events.jsonl``, ``<stem>.json``, ``<stem>.html``.
+
+    The one writer of a call's outputs, used by ``analyze``, ``replay``/``listen``, the server
+    and crash recovery.
+
+    Args:
+        report: the call report (with ``events``).
+        out_dir: where to write (created if missing).
+        stem: the files' name stem.
+        formats: which reports to write besides the event log: ``json``, ``html``.
+        events: also write the event log (the server has written it as the call ran).
+
+    Returns:
+        The paths written, by kind (``events``, ``json``, ``html``).
+
+    Raises:
+        OSError: a file could not be written (no partial file is left behind).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    formats = set(formats)
+    paths: dict[str, str] = {}
+    if events:
+        paths["events"] = str(write_events(report["events"], out_dir / f"{stem}.events.jsonl"))
+    if "json" in formats:
+        paths["json"] = str(write_json(report, out_dir / f"{stem}.json"))
+    if "html" in formats:
+        paths["html"] = str(write_html(report, out_dir / f"{stem}.html"))
+    return paths
+
+
 def write_html(report: dict[str, Any], path: Path) -> Path:
     """Write the self-contained HTML report."""
     from voicemon.report.html import render_html

@@ -1,0 +1,161 @@
+"""``voicemon analyze``: reports for recorded calls."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from voicemon.cli.common import add_workers_arg
+from voicemon.cli.progress import ProgressBar
+from voicemon.errors import VoicemonError
+
+if TYPE_CHECKING:
+    from voicemon.config import Config
+
+log = logging.getLogger("voicemon")
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".au", ".aiff", ".aif", ".caf"}
+
+MAX_STEM_CHARS = 200
+"""Report names are cut to this many characters, so ``<stem>.events.jsonl.tmp`` fits in 255 bytes."""
+
+
+def add_analyze_parser(sub, common: argparse.ArgumentParser) -> None:
+    """Register ``analyze`` on the CLI's subparsers."""
+    p = sub.add_parser("analyze", parents=[common], help="analyse recorded calls into JSON/HTML reports and a CSV summary")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, directories or globs")
+    p.add_argument("--out", default="voicemon-reports", metavar="DIR", help="output directory (default ./voicemon-reports)")
+    p.add_argument("--format", default="json,html,csv", help="comma-separated: json,html,csv (default all)")
+    add_workers_arg(p)
+    p.add_argument("--agent-speaker", choices=("auto", "first", "second"),
+                   help="on a mono call split into two speakers: which one is the agent (default auto: from the words)")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_analyze)
+
+
+def expand_inputs(paths: list[str]) -> list[Path]:
+    """Files, directories (their audio files, recursively) and globs, in order, without repeats."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS:
+                    add(f)
+        elif not p.exists() and any(ch in raw for ch in "*?["):
+            matches = sorted(glob.glob(raw, recursive=True))
+            for m in matches:
+                if Path(m).is_file():
+                    add(Path(m))
+            if not matches:
+                add(p)  # reported as missing
+        else:
+            add(p)
+    return out
+
+
+def _writable_out_dir(out_dir: Path) -> Path:
+    """``--out``: created if missing; a file or an unwritable folder is a clear error (exit 2)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VoicemonError(f"--out {str(out_dir)!r} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VoicemonError(f"--out {str(out_dir)!r} cannot be created: {exc.strerror or exc}") from None
+    return out_dir
+
+
+def _unique_stem(stem: str, used: set[str]) -> str:
+    """A report name no earlier file of the batch has (``a``, ``a-2``… never an existing name)."""
+    stem = stem.encode("utf-8")[:MAX_STEM_CHARS].decode("utf-8", "ignore") or "call"
+    candidate, n = stem, 1
+    while candidate.lower() in used:
+        n += 1
+        candidate = f"{stem}-{n}"
+    used.add(candidate.lower())
+    return candidate
+
+
+def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
+    """``voicemon analyze``: reports for recorded calls."""
+    from voicemon.asr.transcriber import parallel_transcriber
+    from voicemon.offline import analyze_file, report_stem
+    from voicemon.report import writers
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in writers.FORMATS]
+    if bad:
+        raise VoicemonError(f"unknown --format {','.join(bad)} (choose from {','.join(writers.FORMATS)})")
+    files = expand_inputs(args.paths)
+    if not files:
+        raise VoicemonError("no input files")
+    out_dir = _writable_out_dir(Path(args.out))
+    transcriber, workers = parallel_transcriber(config.asr, args.workers)
+    bar = ProgressBar(enabled=not args.quiet and (sys.stderr.isatty() or args.progress))
+    rows = []
+    failures = 0
+    stems: set[str] = set()
+    for i, path in enumerate(files, start=1):
+        prefix = f"[{i}/{len(files)}] {path.name[:32]}"
+        started = time.monotonic()
+        try:
+            report = analyze_file(path, config, transcriber, asr_workers=workers,
+                                  progress=lambda f, phase: bar.update(prefix, f, phase))
+        except VoicemonError as exc:
+            bar.done()
+            failures += 1
+            print(f"error: {path}: {exc}".replace(f"{path}: {path}:", f"{path}:"), file=sys.stderr)
+            rows.append(writers.csv_row(None, str(path), error=str(exc)))
+            continue
+        except Exception as exc:  # keep the batch going; say what broke
+            bar.done()
+            failures += 1
+            log.debug("analysis of %s failed", path, exc_info=True)
+            print(f"error: {path}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            rows.append(writers.csv_row(None, str(path), error=f"{type(exc).__name__}: {exc}"))
+            continue
+        bar.done()
+        stem = _unique_stem(report_stem(path), stems)
+        try:
+            written = writers.write_call_outputs(report, out_dir, stem, formats)
+        except Exception as exc:  # a write error is this file's failure, not the batch's
+            failures += 1
+            log.debug("writing the reports of %s failed", path, exc_info=True)
+            print(f"error: {path}: could not write its report: {type(exc).__name__}: {exc}", file=sys.stderr)
+            rows.append(writers.csv_row(None, str(path), error=f"writing the report: {type(exc).__name__}: {exc}"))
+            continue
+        outputs = {kind: p for kind, p in written.items() if kind != "events"}
+        rows.append(writers.csv_row(report, str(path), outputs=outputs))
+        caller = report["stats"]["per_role"][report["caller_role"]]
+        elapsed = time.monotonic() - started
+        print(
+            f"{path}: {report['duration_s']:.0f} s, peak {caller['peak_level']} ({caller['peak_score']:.0f}), "
+            f"{report['stats']['prompts_fired']} prompts, {elapsed:.1f} s "
+            f"({report['duration_s'] / max(elapsed, 1e-6):.0f}x real time) -> "
+            + (outputs.get("html") or outputs.get("json") or written["events"])
+        )
+    if "csv" in formats:
+        try:
+            csv_path = writers.write_csv(rows, out_dir / "summary.csv")
+            print(f"summary: {csv_path}")
+        except OSError as exc:
+            failures += 1
+            print(f"error: could not write {out_dir / 'summary.csv'}: {exc}", file=sys.stderr)
+    if failures:
+        print(f"{failures} of {len(files)} file(s) failed", file=sys.stderr)
+        return 1
+    return 0

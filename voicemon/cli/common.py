@@ -1,0 +1,36 @@
+"""What several commands share: the common flags, ``--workers``, configuration from the flags."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from voicemon.config import Config
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """The flags every command takes (a parent parser)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="TOML configuration file (see docs/configuration.md)")
+    common.add_argument("--model", metavar="PATH|NAME", help="Whisper model directory or faster-whisper name (default: bundled tiny.en)")
+    common.add_argument("--beam-size", type=int, metavar="N", help="Whisper beam size (default 1)")
+    common.add_argument("--channels", metavar="ROLES", help="roles of a stereo file's channels, left first (default agent,customer)")
+    return common
+
+
+def add_workers_arg(p: argparse.ArgumentParser, what: str = "utterances transcribed at once") -> None:
+    """``--workers N``: Whisper workers (the one definition every command that transcribes uses)."""
+    p.add_argument("--workers", type=int, default=0, metavar="N", help=f"{what} (default: one per core)")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The effective configuration: defaults < ``--config`` file < environment < flags."""
+    from voicemon import config as cfg
+
+    overrides = {
+        "asr": {"model": getattr(args, "model", None), "beam_size": getattr(args, "beam_size", None)},
+        "audio": {"channels": getattr(args, "channels", None)},
+        "diarization": {"agent_speaker": getattr(args, "agent_speaker", None)},
+    }
+    return cfg.load(getattr(args, "config", None), overrides)
