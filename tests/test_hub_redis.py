@@ -58,16 +58,17 @@ def redis_url(tmp_path_factory):
 def start_serve(out_dir, hub_url):
     out_dir.mkdir(parents=True, exist_ok=True)
     errors = open(out_dir.parent / f"{out_dir.name}.stderr.txt", "w")
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba"),
-           "VOICEMON_SERVER_HUB": hub_url}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
     return subprocess.Popen([sys.executable, "-m", "voicemon", "serve", "--port", "0", "--out", str(out_dir),
-                             "--workers", "1"],
+                             "--workers", "1", "--hub", hub_url],
                             stdout=subprocess.PIPE, stderr=errors, text=True, env=env, cwd=ROOT)
 
 
 def ws_url(proc) -> str:
     line = proc.stdout.readline()
     assert "serving on ws://" in line, line
+    shared = [proc.stdout.readline() for _ in range(3)]
+    assert any("calls shared with other servers through redis://" in x for x in shared), shared
     return "ws://" + line.split("ws://")[1].split()[0]
 
 

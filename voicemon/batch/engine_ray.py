@@ -69,9 +69,10 @@ class RayEngine:
     """Analyse calls on a Ray cluster.
 
     Args:
-        config: options (``config.batch``: address, actors, CPUs and GPUs per actor).
-        address: overrides ``config.batch.address`` (``""`` = start Ray on this machine unless
-            this process is already connected).
+        config: the options calls are analysed with.
+        options: the engine's size and cluster (default ``config.batch``): ``address`` (``""`` =
+            start Ray on this machine unless this process is connected already), actors, CPUs
+            and GPUs per actor.
 
     Raises:
         BatchError: Ray is missing or the cluster cannot be reached.
@@ -79,12 +80,12 @@ class RayEngine:
 
     name = "ray"
 
-    def __init__(self, config, address: str | None = None) -> None:
+    def __init__(self, config, options=None) -> None:
         ray = import_ray()
         self.ray = ray
         self.config = config
-        opts = config.batch
-        self.address = opts.address if address is None else address
+        self.options = opts = options or config.batch
+        self.address = opts.address
         self._started_here = False
         if not ray.is_initialized():
             try:
@@ -106,7 +107,7 @@ class RayEngine:
 
     def actor_count(self, calls: int) -> int:
         """Actors for ``calls`` calls: ``batch.actors``, or as many as the cluster's CPUs hold."""
-        want = self.config.batch.actors or max(1, int(self.cluster_cpus() // self.config.batch.actor_cpus))
+        want = self.options.actors or max(1, int(self.cluster_cpus() // self.options.actor_cpus))
         return max(1, min(want, calls))
 
     def start_actors(self, n: int) -> None:
@@ -137,8 +138,8 @@ class RayEngine:
         """One line about where calls run."""
         nodes = len([n for n in self.ray.nodes() if n.get("Alive")])
         return (f"Ray cluster {self.address or '(local)'}: {nodes} node(s), {self.cluster_cpus():g} CPU(s); "
-                f"{len(self.actors)} actor(s) x {self.config.batch.actor_cpus:g} CPU"
-                + (f" + {self.config.batch.actor_gpus:g} GPU" if self.config.batch.actor_gpus else ""))
+                f"{len(self.actors)} actor(s) x {self.options.actor_cpus:g} CPU"
+                + (f" + {self.options.actor_gpus:g} GPU" if self.options.actor_gpus else ""))
 
     def results(self, jobs: Iterable[tuple[str, str]], on_dispatch: Callable[[str, str], None]) -> Iterator[CallResult]:
         """Analyse ``(key, source)`` jobs on the actors, yielding results as they finish.

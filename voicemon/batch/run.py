@@ -66,12 +66,8 @@ def write_outputs(report: dict, out_dir: Path, stem: str, formats: list[str]) ->
     """A call's files, exactly as ``voicemon analyze`` writes them (each written atomically)."""
     from voicemon.report import writers
 
-    paths = {"events": str(writers.write_events(report["events"], out_dir / f"{stem}.events.jsonl"))}
-    if "json" in formats:
-        paths["json"] = str(writers.write_json(report, out_dir / f"{stem}.json"))
-    if "html" in formats:
-        paths["html"] = str(writers.write_html(report, out_dir / f"{stem}.html"))
-    return paths
+    events = "events" in formats or "events" not in writers.FORMATS  # the event log is always written where
+    return writers.write_call_outputs(report, out_dir, stem, formats, events=events)  # it is not a format
 
 
 def plan(items: list[BatchItem], manifest: mf.Manifest, cfg_hash: str, max_attempts: int
@@ -167,24 +163,27 @@ def run_batch(items: list[BatchItem], out_dir: Path, config, formats: list[str],
         manifest.compact()
         outcome.records = [manifest.get(item.key) for item in items]
     outcome.failed = sum(1 for r in outcome.records if r.get("status") != mf.DONE)
-    if "csv" in formats:
-        _write_summary(outcome, out_dir, say, warn)
+    if "csv" in formats or "html" in formats:
+        _write_summary(outcome, out_dir, formats, say, warn)
     return outcome
 
 
-def _write_summary(outcome: BatchOutcome, out_dir: Path, say, warn) -> None:
-    """``summary.csv`` and the triage page ``index.html``, from the manifest's records."""
+def _write_summary(outcome: BatchOutcome, out_dir: Path, formats: list[str], say, warn) -> None:
+    """``summary.csv`` and the triage page ``index.html`` from the manifest's records (over every
+    call analysed into the folder, as :func:`voicemon.report.batch_index.write_batch_outputs` does)."""
     from voicemon.report import batch_index, summary
 
     rows = [r["row"] if r.get("status") == mf.DONE and r.get("row") else
             summary.error_row(r["source"], r.get("error") or "not analysed") for r in outcome.records]
     try:
-        all_rows = summary.write_summary(rows, out_dir / "summary.csv")
-        say(f"summary: {out_dir / 'summary.csv'}")
-        say(f"index: {batch_index.write_index(all_rows, out_dir / 'index.html')}")
+        written = batch_index.write_batch_outputs(rows, out_dir, csv="csv" in formats, index="html" in formats)
     except OSError as exc:
         outcome.failed += 1
         warn(f"error: could not write the batch summary in {out_dir}: {exc}")
+        return
+    for kind in ("summary", "index"):
+        if written.get(kind):
+            say(f"{kind}: {written[kind]}")
 
 
 def summary_row(report: dict, item: BatchItem, outputs: dict[str, str]) -> dict:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import logging
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voicemon.batch.inputs import expand_inputs
+from voicemon.batch.run import unique_stem as _unique_stem
+from voicemon.cli.batch import add_engine_args
 from voicemon.cli.common import add_workers_arg
 from voicemon.cli.progress import ProgressBar
 from voicemon.errors import VoicemonError
@@ -18,12 +20,6 @@ if TYPE_CHECKING:
     from voicemon.config import Config
 
 log = logging.getLogger("voicemon")
-
-AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".au", ".aiff", ".aif", ".caf"}
-
-MAX_STEM_CHARS = 200
-"""Report names are cut to this many characters, so ``<stem>.events.jsonl.tmp`` fits in 255 bytes."""
-
 
 def add_analyze_parser(sub, common: argparse.ArgumentParser) -> None:
     """Register ``analyze`` on the CLI's subparsers."""
@@ -36,36 +32,8 @@ def add_analyze_parser(sub, common: argparse.ArgumentParser) -> None:
                    help="on a mono call split into two speakers: which one is the agent (default auto: from the words)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_engine_args(p)
     p.set_defaults(func=cmd_analyze)
-
-
-def expand_inputs(paths: list[str]) -> list[Path]:
-    """Files, directories (their audio files, recursively) and globs, in order, without repeats."""
-    out: list[Path] = []
-    seen: set[Path] = set()
-
-    def add(p: Path) -> None:
-        key = p.resolve()
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS:
-                    add(f)
-        elif not p.exists() and any(ch in raw for ch in "*?["):
-            matches = sorted(glob.glob(raw, recursive=True))
-            for m in matches:
-                if Path(m).is_file():
-                    add(Path(m))
-            if not matches:
-                add(p)  # reported as missing
-        else:
-            add(p)
-    return out
 
 
 def _writable_out_dir(out_dir: Path) -> Path:
@@ -79,17 +47,6 @@ def _writable_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-def _unique_stem(stem: str, used: set[str]) -> str:
-    """A report name no earlier file of the batch has (``a``, ``a-2``… never an existing name)."""
-    stem = stem.encode("utf-8")[:MAX_STEM_CHARS].decode("utf-8", "ignore") or "call"
-    candidate, n = stem, 1
-    while candidate.lower() in used:
-        n += 1
-        candidate = f"{stem}-{n}"
-    used.add(candidate.lower())
-    return candidate
-
-
 def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
     """``voicemon analyze``: reports for recorded calls."""
     from voicemon.asr.transcriber import parallel_transcriber
@@ -100,6 +57,10 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
     bad = [f for f in formats if f not in writers.FORMATS]
     if bad:
         raise VoicemonError(f"unknown --format {','.join(bad)} (choose from {','.join(writers.FORMATS)})")
+    if args.engine:  # resumable, on this machine or a Ray cluster (voicemon.batch)
+        from voicemon.cli.batch import cmd_batch
+
+        return cmd_batch(args, config, formats)
     files = expand_inputs(args.paths)
     if not files:
         raise VoicemonError("no input files")

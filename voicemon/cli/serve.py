@@ -22,7 +22,7 @@ def cmd_serve(args, config) -> int:
     from voicemon.server.app import VoicemonServer, check_out_dir
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "token": args.token,
-                                   "out_dir": args.out}.items() if v is not None}
+                                   "out_dir": args.out, "hub": args.hub}.items() if v is not None}
     if args.allow_origin:
         overrides["allowed_origins"] = tuple(args.allow_origin)
     config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
@@ -37,6 +37,8 @@ def cmd_serve(args, config) -> int:
         print(f"voicemon serving on ws://{host}:{srv.port} (ingest /ingest, Twilio /twilio, watch /watch)", flush=True)
         print(f"agent view: http://{host}:{srv.port}/{token}   wall: http://{host}:{srv.port}/wall{token}", flush=True)
         print(f"calls are logged as they run and written to {srv.out_dir}/", flush=True)
+        if getattr(srv.hub, "node", None):
+            print(f"calls shared with other servers through {srv.hub.safe_url} as node {srv.hub.node}", flush=True)
         if srv.recovered:
             print(f"recovered {len(srv.recovered)} call(s) a crash left unfinished (marked interrupted): "
                   + ", ".join(srv.recovered[:10]) + (" ..." if len(srv.recovered) > 10 else ""), flush=True)
@@ -55,5 +57,8 @@ def add_serve_parser(sub, common) -> None:
     p.add_argument("--allow-origin", action="append", metavar="ORIGIN",
                    help="browser origin allowed to connect besides the server's own pages (repeatable; * = any)")
     p.add_argument("--out", metavar="DIR", help="where finished calls' reports go (default ./voicemon-calls)")
+    p.add_argument("--hub", metavar="redis://HOST:PORT/DB",
+                   help="share calls with other servers through Redis or Valkey: a watcher on any of them sees every "
+                        "call (server.hub; docs/scale.md; pip install 'voicemon[redis]')")
     add_workers_arg(p, "Whisper workers shared by all calls")
     p.set_defaults(func=cmd_serve)

@@ -191,6 +191,11 @@ class RedisHub(CallHub):
         self._last_ack = "0-0"
         self._errors = 0
 
+    @property
+    def safe_url(self) -> str:
+        """The hub's URL without its password (for logs and the console)."""
+        return _safe_url(self.url)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
