@@ -30,6 +30,9 @@ def add_analyze_parser(sub, common: argparse.ArgumentParser) -> None:
     add_workers_arg(p)
     p.add_argument("--agent-speaker", choices=("auto", "first", "second"),
                    help="on a mono call split into two speakers: which one is the agent (default auto: from the words)")
+    p.add_argument("--redact-audio", action="store_true",
+                   help="also write DIR/<name>.redacted.wav: the call audio with every redacted span muted "
+                        "(docs/redaction.md)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_engine_args(p)
@@ -57,6 +60,11 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
     bad = [f for f in formats if f not in writers.FORMATS]
     if bad:
         raise VoicemonError(f"unknown --format {','.join(bad)} (choose from {','.join(writers.FORMATS)})")
+    redact_audio = bool(getattr(args, "redact_audio", False))
+    if redact_audio and not config.redact.enabled:
+        raise VoicemonError("--redact-audio needs redaction on ([redact] enabled = true)")
+    if redact_audio and getattr(args, "engine", None):
+        raise VoicemonError("--redact-audio is not available with --engine yet")
     if args.engine:  # resumable, on this machine or a Ray cluster (voicemon.batch)
         from voicemon.cli.batch import cmd_batch
 
@@ -92,6 +100,11 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
         bar.done()
         stem = _unique_stem(report_stem(path), stems)
         try:
+            if redact_audio:
+                from voicemon.redact.audio import write_redacted_audio
+
+                report["redaction"]["audio"] = write_redacted_audio(
+                    path, report["events"], out_dir / f"{stem}.redacted.wav", config.redact.audio_pad_ms)
             written = writers.write_call_outputs(report, out_dir, stem, formats)
         except Exception as exc:  # a write error is this file's failure, not the batch's
             failures += 1
