@@ -60,17 +60,39 @@ def test_without_redaction_the_card_is_in_the_transcript(card_call, tmp_path):
 
 
 def test_analyze_outputs_and_logs_hold_no_card_number(card_call, tmp_path):
-    result = run_cli("analyze", str(card_call), "--out", str(tmp_path), "-q")
+    result = run_cli("analyze", str(card_call), "--out", str(tmp_path), "-q", "--redact-audio")
     assert result.returncode == 0, result.stderr
+    muted_copy = tmp_path / "card_single_m1.redacted.wav"
+    assert muted_copy.is_file()
+    check_muted_audio(card_call, muted_copy, tmp_path / "card_single_m1.events.jsonl")
+    muted_copy.unlink()  # binary: the text checks below are about the reports and logs
     files = outputs(tmp_path)
     assert {"card_single_m1.json", "card_single_m1.html", "card_single_m1.events.jsonl"} <= set(files)
     assert any(name.endswith(".csv") for name in files)
     for name, text in {**files, "stdout": result.stdout, "stderr (-vv log)": result.stderr}.items():
         assert not leaks(text), f"{name} holds {leaks(text)}"
     report = json.loads(files["card_single_m1.json"])
-    assert report["redaction"] == {"enabled": True, "counts": {"card": 1}}
+    assert {k: report["redaction"][k] for k in ("enabled", "counts")} == {"enabled": True, "counts": {"card": 1}}
+    assert report["redaction"]["audio"]["spans"] == 1 and report["redaction"]["audio"]["muted_s"] > 3
     customer = " ".join(s["text"] for s in report["transcript"] if s["role"] == "customer")
     assert "[CARD]" in customer
+
+
+def check_muted_audio(source, muted_copy, events_path, pad_s=0.15):
+    """The [CARD] span (padded) is silent on both channels; every other sample is the source's."""
+    import numpy as np
+    import soundfile as sf
+
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    spans = [(w["start"], w["end"]) for e in events if e["type"] == "transcript" and e["final"]
+             for w in e["words"] if w["text"] == "[CARD]"]
+    assert len(spans) == 1
+    original, rate = sf.read(source, dtype="float32", always_2d=True)
+    muted, muted_rate = sf.read(muted_copy, dtype="float32", always_2d=True)
+    assert muted_rate == rate and muted.shape == original.shape
+    a, b = round((spans[0][0] - pad_s) * rate), round((spans[0][1] + pad_s) * rate)
+    assert not np.any(muted[a:b]) and np.any(original[a:b])
+    assert np.array_equal(muted[:a], original[:a]) and np.array_equal(muted[b:], original[b:])
 
 
 def test_live_feed_with_tentative_text_holds_no_card_number(card_call, tmp_path):
