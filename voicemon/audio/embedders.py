@@ -119,6 +119,8 @@ class MfccStatsEmbedder:
     """No-model baseline: mean and standard deviation of MFCC 1-19 per window, z-scored."""
 
     name = "mfcc"
+    cheap = True
+    """Cheap enough to compute for every window (diarization embeds it over all of them)."""
 
     def embed(self, feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
         """MFCC statistics of each window, standardised over the windows given."""
