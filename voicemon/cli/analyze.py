@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from voicemon.batch.inputs import expand_inputs
 from voicemon.batch.run import unique_stem as _unique_stem
 from voicemon.cli.batch import add_engine_args
-from voicemon.cli.common import add_workers_arg
+from voicemon.cli.common import DEFAULT_REPORT_DIR, add_workers_arg
 from voicemon.cli.progress import ProgressBar
 from voicemon.errors import VoicemonError
 
@@ -21,12 +21,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("voicemon")
 
+EXAMPLES = """examples:
+  voicemon analyze calls/ --out qa/                 # every audio file under calls/, then open qa/index.html
+  voicemon analyze calls/*.wav --channels customer,agent
+  voicemon analyze calls/ --format csv              # only qa's summary.csv (no reports, no event logs)
+  voicemon analyze call.wav --agent-speaker second  # a mono call: the second voice is the agent
+"""
+
+SUMMARY_LIMIT = 15
+"""The end-of-batch summary lists at most this many calls (worst first)."""
+
 def add_analyze_parser(sub, common: argparse.ArgumentParser) -> None:
     """Register ``analyze`` on the CLI's subparsers."""
-    p = sub.add_parser("analyze", parents=[common], help="analyse recorded calls into JSON/HTML reports and a CSV summary")
+    p = sub.add_parser("analyze", parents=[common], help="analyse recorded calls into JSON/HTML reports and a CSV summary",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, directories or globs")
-    p.add_argument("--out", default="voicemon-reports", metavar="DIR", help="output directory (default ./voicemon-reports)")
-    p.add_argument("--format", default="json,html,csv", help="comma-separated: json,html,csv (default all)")
+    p.add_argument("--out", default=DEFAULT_REPORT_DIR, metavar="DIR",
+                   help=f"output directory (default ./{DEFAULT_REPORT_DIR}); summary.csv and index.html cover every run into it")
+    p.add_argument("--format", default="json,html,csv,events",
+                   help="comma-separated: json,html,csv,events (default all; html also writes the batch's index.html, "
+                        "events the per-call event log)")
+    p.add_argument("--channels", metavar="ROLES",
+                   help="roles of a two-channel file's channels, left first (default agent,customer)")
     add_workers_arg(p)
     p.add_argument("--agent-speaker", choices=("auto", "first", "second"),
                    help="on a mono call split into two speakers: which one is the agent (default auto: from the words)")
@@ -105,7 +121,7 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
 
                 report["redaction"]["audio"] = write_redacted_audio(
                     path, report["events"], out_dir / f"{stem}.redacted.wav", config.redact.audio_pad_ms)
-            written = writers.write_call_outputs(report, out_dir, stem, formats)
+            written = writers.write_call_outputs(report, out_dir, stem, formats, events="events" in formats)
         except Exception as exc:  # a write error is this file's failure, not the batch's
             failures += 1
             log.debug("writing the reports of %s failed", path, exc_info=True)
@@ -113,23 +129,43 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
             rows.append(writers.csv_row(None, str(path), error=f"writing the report: {type(exc).__name__}: {exc}"))
             continue
         outputs = {kind: p for kind, p in written.items() if kind != "events"}
-        rows.append(writers.csv_row(report, str(path), outputs=outputs))
+        rows.append({**writers.csv_row(report, str(path), outputs=outputs), "transcript": report["transcript"]})
         caller = report["stats"]["per_role"][report["caller_role"]]
         elapsed = time.monotonic() - started
         print(
             f"{path}: {report['duration_s']:.0f} s, peak {caller['peak_level']} ({caller['peak_score']:.0f}), "
             f"{report['stats']['prompts_fired']} prompts, {elapsed:.1f} s "
             f"({report['duration_s'] / max(elapsed, 1e-6):.0f}x real time) -> "
-            + (outputs.get("html") or outputs.get("json") or written["events"])
+            + (outputs.get("html") or outputs.get("json") or written.get("events") or "summary only")
         )
-    if "csv" in formats:
-        try:
-            csv_path = writers.write_csv(rows, out_dir / "summary.csv")
-            print(f"summary: {csv_path}")
-        except OSError as exc:
-            failures += 1
-            print(f"error: could not write {out_dir / 'summary.csv'}: {exc}", file=sys.stderr)
+    failures += _finish_batch(rows, out_dir, formats)
     if failures:
         print(f"{failures} of {len(files)} file(s) failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def _finish_batch(rows: list[dict], out_dir: Path, formats: list[str]) -> int:
+    """Write summary.csv / index.html over the folder and print this run's calls worst first.
+
+    Returns:
+        1 if a batch file could not be written, else 0.
+    """
+    from voicemon.report.batch_index import write_batch_outputs
+    from voicemon.report.summary import worst_first_lines
+
+    if not rows or not ({"csv", "html"} & set(formats)):
+        return 0
+    print()
+    for line in worst_first_lines(rows, limit=SUMMARY_LIMIT):
+        print(line)
+    try:
+        result = write_batch_outputs(rows, out_dir, csv="csv" in formats, index="html" in formats)
+    except OSError as exc:
+        print(f"error: could not write the batch summary in {out_dir}: {exc}", file=sys.stderr)
+        return 1
+    if result["index"]:
+        print(f"index: {result['index']}")
+    if result["summary"]:
+        print(f"summary: {result['summary']}")
     return 0

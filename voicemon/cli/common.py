@@ -9,13 +9,19 @@ if TYPE_CHECKING:
     from voicemon.config import Config
 
 
+DEFAULT_REPORT_DIR = "voicemon-reports"
+"""Where every command writes reports unless told otherwise (``analyze --out``, ``replay`` /
+``listen --report``, ``serve --out`` and ``[server] out_dir``)."""
+
+
 def common_parser() -> argparse.ArgumentParser:
-    """The flags every command takes (a parent parser)."""
+    """The flags every command takes (a parent parser). ``--channels`` is not one of them: its
+    meaning differs per command (a file's channels, a sound device's), so each command that
+    takes it says what it means; ``serve`` takes roles from each call's ``start`` message."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="TOML configuration file (see docs/configuration.md)")
     common.add_argument("--model", metavar="PATH|NAME", help="Whisper model directory or faster-whisper name (default: bundled tiny.en)")
     common.add_argument("--beam-size", type=int, metavar="N", help="Whisper beam size (default 1)")
-    common.add_argument("--channels", metavar="ROLES", help="roles of a stereo file's channels, left first (default agent,customer)")
     return common
 
 

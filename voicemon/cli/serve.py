@@ -48,15 +48,28 @@ def cmd_serve(args, config) -> int:
     return 0
 
 
+SERVE_EXAMPLES = """examples:
+  voicemon serve                                     # localhost:8765, agent view at http://127.0.0.1:8765/
+  voicemon serve --host 0.0.0.0 --token "$TOKEN"     # beyond localhost a token is required
+  voicemon -v serve --out /var/lib/voicemon          # one log line per call start and end
+
+A call's roles come from its own start message (or Twilio's tracks), not from a flag.
+"""
+
+
 def add_serve_parser(sub, common) -> None:
     """Register ``serve`` on the CLI's subparsers."""
-    p = sub.add_parser("serve", parents=[common], help="serve calls over WebSockets (ingest, Twilio, watch, agent view)")
+    import argparse
+
+    p = sub.add_parser("serve", parents=[common], help="serve calls over WebSockets (ingest, Twilio, watch, agent view)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SERVE_EXAMPLES)
     p.add_argument("--host", help="interface to bind (default 127.0.0.1; anything else needs --token)")
     p.add_argument("--port", type=int, help="TCP port (default 8765; 0 = any free port)")
     p.add_argument("--token", help="shared secret clients must send (also VOICEMON_SERVER_TOKEN)")
     p.add_argument("--allow-origin", action="append", metavar="ORIGIN",
                    help="browser origin allowed to connect besides the server's own pages (repeatable; * = any)")
-    p.add_argument("--out", metavar="DIR", help="where finished calls' reports go (default ./voicemon-calls)")
+    p.add_argument("--out", metavar="DIR", help="where finished calls' reports go (default [server] out_dir, "
+                                                "./voicemon-reports)")
     p.add_argument("--hub", metavar="redis://HOST:PORT/DB",
                    help="share calls with other servers through Redis or Valkey: a watcher on any of them sees every "
                         "call (server.hub; docs/scale.md; pip install 'voicemon[redis]')")

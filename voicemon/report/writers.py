@@ -1,21 +1,19 @@
-"""Write call reports: JSON per call, the event log as JSONL, HTML per call, a CSV over a batch."""
+"""Write call reports: JSON per call, the event log as JSONL, HTML per call, summary.csv over a batch."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-FORMATS = ("json", "html", "csv")
+from voicemon.report.summary import SUMMARY_COLUMNS, error_row, summary_row, write_summary
 
-CSV_COLUMNS = (
-    "file", "status", "error", "duration_s", "roles", "caller_peak_score", "caller_peak_level",
-    "caller_peak_t", "caller_heated_or_above_s", "agent_peak_score", "agent_peak_level",
-    "talk_ratio_agent", "overtalk_count", "overtalk_s", "longest_silence_s", "prompts_fired",
-    "prompts_followed_by_fall", "prompt_kinds", "words", "report_json", "report_html",
-)
+FORMATS = ("json", "html", "csv", "events")
+"""What ``analyze --format`` can write: per call the JSON and HTML reports and the event log
+(``events``), for the batch ``summary.csv`` (``csv``; ``html`` also writes the batch's ``index.html``)."""
+
+CSV_COLUMNS = SUMMARY_COLUMNS
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -87,61 +85,33 @@ def write_call_outputs(report: dict[str, Any], out_dir: Path, stem: str, formats
     return paths
 
 
-def write_html(report: dict[str, Any], path: Path) -> Path:
-    """Write the self-contained HTML report."""
-    from voicemon.report.html import render_html
+def write_html(report: dict[str, Any], path: Path, audio: bool = True) -> Path:
+    """Write the self-contained HTML report.
 
-    _atomic_write(path, render_html(report))
+    Args:
+        report: the call report.
+        path: the page to write.
+        audio: link the call's recording (its ``source``, when that is a local file) by a path
+            relative to the page, for the player (:func:`voicemon.report.html.audio_link`).
+    """
+    from voicemon.report.html import audio_link, render_html
+
+    src = audio_link(report.get("source"), path.parent) if audio else None
+    _atomic_write(path, render_html(report, audio_src=src))
     return path
 
 
 def csv_row(report: dict[str, Any] | None, file: str, error: str | None = None,
             outputs: dict[str, str] | None = None) -> dict[str, Any]:
-    """One CSV summary row for a call (or for a file that failed)."""
-    row: dict[str, Any] = {c: "" for c in CSV_COLUMNS}
-    row["file"] = file
+    """One ``summary.csv`` row for a call, or for a file that failed (``report`` is ``None``);
+    see :func:`voicemon.report.summary.summary_row`."""
     if report is None:
-        row["status"] = "error"
-        row["error"] = error or ""
-        return row
-    stats = report["stats"]
-    caller = report["caller_role"]
-    c = stats["per_role"].get(caller, {})
-    a = stats["per_role"].get("agent", {})
-    row.update({
-        "status": "ok",
-        "duration_s": report["duration_s"],
-        "roles": "+".join(report["roles"]),
-        "caller_peak_score": c.get("peak_score", ""),
-        "caller_peak_level": c.get("peak_level", ""),
-        "caller_peak_t": c.get("peak_t", ""),
-        "caller_heated_or_above_s": round(c.get("time_in_level_s", {}).get("heated", 0) + c.get("time_in_level_s", {}).get("critical", 0), 2),
-        "agent_peak_score": a.get("peak_score", ""),
-        "agent_peak_level": a.get("peak_level", ""),
-        "talk_ratio_agent": stats.get("talk_ratio_agent") if stats.get("talk_ratio_agent") is not None else "",
-        "overtalk_count": stats.get("overtalk_count") if stats.get("overtalk_count") is not None else "",
-        "overtalk_s": stats.get("overtalk_s") if stats.get("overtalk_s") is not None else "",
-        "longest_silence_s": stats.get("longest_silence_s", ""),
-        "prompts_fired": stats.get("prompts_fired", 0),
-        "prompts_followed_by_fall": stats.get("prompts_followed_by_fall", 0),
-        "prompt_kinds": " ".join(p["kind"] for p in report["prompts"]),
-        "words": sum(len(s["text"].split()) for s in report["transcript"]),
-    })
-    for key, value in (outputs or {}).items():
-        row[f"report_{key}"] = value
-    return row
+        return error_row(file, error or "")
+    return summary_row(report, file, outputs)
 
 
-def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Write the batch summary CSV."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
+def write_csv(rows: list[dict[str, Any]], path: Path, merge: bool = False) -> Path:
+    """Write ``summary.csv`` (``merge``: keep earlier runs' rows, see
+    :func:`voicemon.report.summary.write_summary`)."""
+    write_summary(rows, path, merge=merge)
     return path
