@@ -182,8 +182,11 @@ class VoicemonServer:
     # -- calls ---------------------------------------------------------------------------
 
     def open_call(self, call_id: str, roles: tuple[str, ...], mode: str, source: str, audio_meta: dict,
-                  options: LiveOptions | None = None) -> LiveCall:
+                  options: LiveOptions | None = None, metadata: dict | None = None) -> LiveCall:
         """Create and register a call, with its durable event log in ``out_dir``.
+
+        ``metadata`` (validated by :func:`~voicemon.server.protocol.parse_metadata`) goes into
+        ``call_started``, ``/api/calls`` and the report.
 
         Raises:
             ProtocolError: a bad id, the id is taken, too many calls, the server is stopping,
@@ -204,14 +207,15 @@ class VoicemonServer:
             raise protocol_error("storage_failed", "the server cannot store this call's event log") from None
         options = options or LiveOptions(lockstep=mode == "lockstep", interim_interval_s=0.0 if mode == "lockstep" else 1.5)
         try:
-            call = LiveCall(call_id, roles, self.config, self.pool, meta={"source": source, "audio": audio_meta},
+            call = LiveCall(call_id, roles, self.config, self.pool,
+                            meta={"source": source, "audio": audio_meta, "metadata": dict(metadata or {})},
                             options=options, log=durable)
         except BaseException:
             durable.close()
             raise
         entry = self.hub.add(call)
         entry.stem = stem
-        call.emit([CallStarted(t=0.0, roles=tuple(call.roles), source=source)])
+        call.emit([CallStarted(t=0.0, roles=tuple(call.roles), source=source, **(metadata or {}))])
         durable.flush()
         return call
 
@@ -260,6 +264,7 @@ class VoicemonServer:
                            peak_score=caller["peak_score"], prompts_fired=report["stats"]["prompts_fired"])
             paths = await asyncio.to_thread(write_call_outputs, report, self.out_dir, stem, events=False)
             summary["report"] = paths["html"]
+            summary["report_url"] = f"/reports/{Path(paths['html']).name}"
         except Exception as exc:  # noqa: BLE001 — any failure must still end the call and say so
             summary["report_error"] = f"{type(exc).__name__}: {exc}"[:300]
             log.error("call %s: its report could not be written: %r", call.call_id, summary["report_error"])

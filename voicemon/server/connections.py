@@ -19,7 +19,9 @@ from voicemon.server.ingest import TWILIO_RATE_HZ, FrameDecoder, TwilioTracks
 from voicemon.server.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
+    NON_FATAL,
     PROTOCOL_VERSION,
+    ack_ids,
     close_reason,
     error_message,
     parse_ack,
@@ -33,7 +35,6 @@ from voicemon.server.twilio import media_object, parse_twilio_message, parse_twi
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_S = 30.0
-NON_FATAL = frozenset({"unknown_call", "unknown_prompt"})
 ERROR_SEND_TIMEOUT_S = 5.0
 
 
@@ -152,7 +153,8 @@ class IngestSession:
         self.decoder = FrameDecoder(start)
         self.lockstep = start.mode == "lockstep"
         self.call = self.server.open_call(start.call_id, start.roles, start.mode, f"ingest:{start.call_id}",
-                                          {"rate_hz": start.sample_rate, "channels": start.channels, "format": start.encoding})
+                                          {"rate_hz": start.sample_rate, "channels": start.channels, "format": start.encoding},
+                                          metadata=start.metadata)
         self.started = time.monotonic()
         await self.ws.send(json.dumps({"type": "started", "v": PROTOCOL_VERSION, "call_id": start.call_id,
                                        "roles": list(self.call.roles), "mode": start.mode}))
@@ -218,7 +220,8 @@ async def handle_twilio(server, ws) -> None:
                 start = parse_twilio_start(msg, server.options.token)
                 tracks = TwilioTracks(list(start.tracks))
                 call = server.open_call(start.call_id, tracks.roles, "live", f"twilio:{start.stream_sid}",
-                                        {"rate_hz": TWILIO_RATE_HZ, "channels": len(tracks.roles), "format": "twilio mulaw"})
+                                        {"rate_hz": TWILIO_RATE_HZ, "channels": len(tracks.roles), "format": "twilio mulaw"},
+                                        metadata=start.metadata)
                 started = time.monotonic()
             elif event == "media":
                 if call is None or tracks is None:
@@ -269,11 +272,13 @@ async def handle_watch(server, ws) -> None:
             raise protocol_error("bad_message", f"no subscribe message within {SUBSCRIBE_TIMEOUT_S:.0f} s") from None
         sub = parse_subscribe(parse_json(first, ("subscribe",)))
         watcher = Watcher(sub, max_queue=server.options.watcher_queue)
-        await ws.send(json.dumps({"type": "subscribed", "v": PROTOCOL_VERSION,
-                                  "calls": [c for c in server.hub.calls if sub.calls is None or c in sub.calls]}))
+        known = [c for c in server.hub.calls if sub.calls is None or c in sub.calls]
+        await ws.send(json.dumps({"type": "subscribed", "v": PROTOCOL_VERSION, "calls": known,
+                                  "unknown_calls": [c for c in sub.calls or () if c not in server.hub.calls],
+                                  "role": sub.role, "agent_id": sub.agent_id}))
         server.hub.subscribe(watcher)
         sender = asyncio.ensure_future(pump(watcher, ws.send, server.hub, server.options.watcher_send_timeout_s))
-        reader = asyncio.ensure_future(_read_acks(server, ws, limit))
+        reader = asyncio.ensure_future(_read_acks(server, ws, limit, sub))
         done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
         if sender in done and not sender.cancelled() and sender.exception() is None:
             resume = sender.result()
@@ -295,20 +300,34 @@ async def handle_watch(server, ws) -> None:
             server.hub.unsubscribe(watcher)
 
 
-async def _read_acks(server, ws, limit: RateLimit) -> None:
+async def _read_acks(server, ws, limit: RateLimit, sub) -> None:
+    """Acknowledgements in; a bad, forbidden or unknown ack is a non-fatal error (the watcher stays)."""
     async for message in ws:
         limit.take()
         if isinstance(message, bytes):
             raise protocol_error("bad_message", "watchers send JSON text messages")
-        msg = parse_json(message, ("ack",))
-        call_id, prompt_id, action = parse_ack(msg)
-        entry = server.hub.calls.get(call_id)
+        msg = parse_json(message, ("ack", "subscribe"))
+        ids = ack_ids(msg)
         try:
+            if msg["type"] == "subscribe":
+                raise protocol_error("already_subscribed", "this connection is subscribed already; open another "
+                                     "connection for another subscription")
+            call_id, prompt_id, action = parse_ack(msg)
+            entry = server.hub.calls.get(call_id)
             if entry is None or entry.ended_wall is not None or entry.call.ended:
                 raise protocol_error("unknown_call", "no live call with this call_id")
+            refused = sub.may_ack(entry.metadata.get("agent_id"))
+            if refused == "read_only":
+                raise protocol_error("read_only", "a supervisor view cannot acknowledge prompts (subscribe with "
+                                     "role \"agent\")")
+            if refused is not None:
+                raise protocol_error("not_your_call", "this call belongs to another agent; only its agent's view "
+                                     "can acknowledge its prompts")
             if prompt_id not in entry.prompt_ids:  # O(1): the hub indexes each call's prompts
                 raise protocol_error("unknown_prompt", "this call has no prompt with this prompt_id")
         except ProtocolError as exc:
-            await send_error(ws, exc, close=False)
+            if exc.code not in NON_FATAL:
+                raise
+            await send_error(ws, exc, close=False, **ids)
             continue
-        entry.call.acknowledge(prompt_id, action)
+        entry.call.acknowledge(prompt_id, action, by={"role": sub.role, "agent_id": sub.agent_id})
