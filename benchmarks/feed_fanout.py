@@ -11,9 +11,15 @@ every event of its calls in order. Bounded: ``--seconds`` of audio per call (def
 
     .venv/bin/python benchmarks/feed_fanout.py                    # 200 watchers, 4 calls
     .venv/bin/python benchmarks/feed_fanout.py --watchers 50 --calls 2 --seconds 20
+    .venv/bin/python benchmarks/feed_fanout.py --hub redis        # two servers sharing a redis-server
 
-Target (issue 4): 200 watchers on 4 calls with p99 <= 100 ms.
-Writes benchmarks/results/feed_fanout.json.
+With ``--hub redis`` (issue 17) a ``redis-server`` is started on a free port and two servers A
+and B share it (``serve --hub``): the calls are ingested on A, ``--watchers`` watchers follow them
+on B (every event through Redis) and as many on A (in-process), at the same time, so the two
+latency distributions are measured under the same load in one run.
+
+Target (issues 4 and 17): 200 watchers on 4 calls with p99 <= 100 ms, through Redis too.
+Writes benchmarks/results/feed_fanout.json (feed_fanout_redis.json with ``--hub redis``).
 """
 
 from __future__ import annotations
@@ -101,18 +107,31 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-async def bench(args, url: str, server_pid: int) -> dict:
+def summarise(latencies: list, stats: dict, elapsed: float) -> dict:
+    lat = np.array(latencies) * 1000
+    return {"events_delivered": stats["events"], "events_per_s": round(stats["events"] / elapsed, 1),
+            "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1), "p99": round(float(np.percentile(lat, 99)), 1),
+                           "max": round(float(lat.max()), 1)},
+            "sequence_gaps": stats["gaps"], "watcher_errors": stats["errors"], "watchers_completed": stats["done"]}
+
+
+async def bench(args, url: str, server_pid: int, watch_urls: dict[str, str] | None = None) -> dict:
+    """``watch_urls``: group name -> server URL the group's watchers connect to (default: ``url``)."""
     sources = [FIXTURES / "escalating_call_stereo.wav", FIXTURES / "calm_call_stereo.wav"]
     call_ids = [f"fanout-{i}" for i in range(args.calls)]
-    latencies: list[float] = []
-    stats = {"ready": 0, "done": 0, "events": 0, "gaps": 0, "errors": 0}
+    groups = {name: ([], {"ready": 0, "done": 0, "events": 0, "gaps": 0, "errors": 0})
+              for name in (watch_urls or {"all": url})}
     watchers = []
-    for w in range(args.watchers):
-        calls = "*" if args.subscribe == "all" else [call_ids[w % args.calls]]
-        expected = args.calls if args.subscribe == "all" else 1
-        watchers.append(asyncio.create_task(watch(url, calls, set(), expected, latencies, stats)))
-    while stats["ready"] < args.watchers:
+    for name, (group_latencies, group_stats) in groups.items():
+        for w in range(args.watchers):
+            calls = "*" if args.subscribe == "all" else [call_ids[w % args.calls]]
+            expected = args.calls if args.subscribe == "all" else 1
+            watchers.append(asyncio.create_task(watch((watch_urls or {"all": url})[name], calls, set(), expected,
+                                                      group_latencies, group_stats)))
+    while sum(g[1]["ready"] for g in groups.values()) < args.watchers * len(groups):
         await asyncio.sleep(0.05)
+    latencies = [x for g in groups.values() for x in g[0]]
+    stats = {k: sum(g[1][k] for g in groups.values()) for k in ("ready", "done", "events", "gaps", "errors")}
     print(f"{args.watchers} watchers subscribed; streaming {args.calls} calls x {args.seconds:.0f} s at real time...", flush=True)
     rss_start = rss_mb(server_pid)
     t0 = time.monotonic()
@@ -124,8 +143,11 @@ async def bench(args, url: str, server_pid: int) -> dict:
     await asyncio.gather(*streams)
     await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
     elapsed = time.monotonic() - t0
+    latencies = [x for g in groups.values() for x in g[0]]
+    stats = {k: sum(g[1][k] for g in groups.values()) for k in ("ready", "done", "events", "gaps", "errors")}
     lat = np.array(latencies) * 1000
-    return {
+    per_group = {name: summarise(g[0], g[1], elapsed) for name, g in groups.items()} if watch_urls else None
+    return {"groups": per_group} if per_group else {
         "watchers": args.watchers, "calls": args.calls, "subscribe": args.subscribe, "audio_s_per_call": args.seconds,
         "events_delivered": stats["events"], "wall_s": round(elapsed, 1),
         "events_per_s": round(stats["events"] / elapsed, 1),
@@ -143,8 +165,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--subscribe", choices=("one", "all"), default="one")
     parser.add_argument("--frame-ms", type=int, default=20)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "feed_fanout.json"))
+    parser.add_argument("--hub", choices=("local", "redis"), default="local",
+                        help="redis: two servers sharing a redis-server; watchers on both (see above)")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / ("feed_fanout_redis.json" if args.hub == "redis"
+                                                                   else "feed_fanout.json"))
+    if args.hub == "redis":
+        return main_redis(args)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
     out_dir = ROOT / ".cache" / "fanout-calls"
     server = subprocess.Popen([sys.executable, "-m", "voicemon", "serve", "--port", "0", "--out", str(out_dir)],
@@ -163,6 +191,58 @@ def main() -> int:
     print(f"delivery latency ms p50/p99/max = {result['latency_ms']['p50']}/{result['latency_ms']['p99']}/"
           f"{result['latency_ms']['max']}; {result['events_per_s']} events/s delivered; "
           f"{result['sequence_gaps']} gaps; {result['watchers_completed']}/{args.watchers} watchers complete")
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+def main_redis(args) -> int:
+    """``--hub redis``: redis-server + servers A and B; calls into A; watchers on B and on A."""
+    import shutil
+    import socket
+
+    binary = shutil.which("redis-server") or shutil.which("valkey-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    redis_proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
+    servers = []
+    try:
+        time.sleep(0.5)
+        for name in ("a", "b"):
+            servers.append(subprocess.Popen(
+                [sys.executable, "-m", "voicemon", "serve", "--port", "0", "--out", str(ROOT / ".cache" / f"fanout-{name}"),
+                 "--hub", f"redis://127.0.0.1:{port}/0"], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT))
+        urls = []
+        for server in servers:
+            line = server.stdout.readline()
+            if "ws://" not in line:
+                raise SystemExit(f"server did not start: {line}")
+            urls.append("ws://" + line.split("ws://")[1].split()[0])
+        result = asyncio.run(bench(args, urls[0], servers[0].pid, {"in_process_on_a": urls[0], "through_redis_on_b": urls[1]}))
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=120)
+        redis_proc.terminate()
+        redis_proc.wait(timeout=30)
+    groups = result["groups"]
+    result.update(watchers_per_server=args.watchers, calls=args.calls, subscribe=args.subscribe,
+                  audio_s_per_call=args.seconds, machine={"cpus": os.cpu_count(), "python": platform.python_version(),
+                                                          "load_avg_at_end": os.getloadavg()[0]})
+    result["ratio_p99_redis_over_in_process"] = round(groups["through_redis_on_b"]["latency_ms"]["p99"]
+                                                      / max(0.1, groups["in_process_on_a"]["latency_ms"]["p99"]), 2)
+    result["target_p99_ms<=100"] = groups["through_redis_on_b"]["latency_ms"]["p99"] <= 100
+    for name, g in groups.items():
+        print(f"{name}: latency ms p50/p99/max = {g['latency_ms']['p50']}/{g['latency_ms']['p99']}/{g['latency_ms']['max']}; "
+              f"{g['events_per_s']} events/s; {g['sequence_gaps']} gaps; {g['watchers_completed']}/{args.watchers} complete")
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")
