@@ -74,7 +74,7 @@ def test_real_single_channels_stay_mixed(config, role):
 def test_live_call_on_a_mono_file_runs_mixed_then_agent_and_customer(config, transcriber, analysed, tmp_path):
     """``replay --speed max`` of the escalating call mixed to mono, through LiveCall."""
     from voicemon.live.asr_pool import AsrPool
-    from voicemon.live.runner import LiveCall, LiveOptions
+    from voicemon.live.runner import LiveCall
     from voicemon.live.sources import replay
 
     data, rate = sf.read(STEREO, dtype="float32", always_2d=True)
@@ -85,7 +85,7 @@ def test_live_call_on_a_mono_file_runs_mixed_then_agent_and_customer(config, tra
 
     async def main():
         pool = AsrPool(transcriber, workers=2)
-        call = LiveCall("mono", ("mixed",), config, pool, options=LiveOptions(lockstep=True, interim_interval_s=0.0))
+        call = LiveCall("mono", ("mixed",), config, pool, lockstep=True)
         await replay(call, audio, config.audio.chunk_ms, None)
         report = await call.finish()
         pool.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,15 +25,16 @@ def strip(env: dict) -> dict:
 def live_replay(path, config, transcriber, speed, interim_s=0.0):
     from voicemon.audio.decode import load_call_audio
     from voicemon.live.asr_pool import AsrPool
-    from voicemon.live.runner import LiveCall, LiveOptions
+    from voicemon.live.runner import LiveCall
     from voicemon.live.sources import replay
 
     audio = load_call_audio(path, config.audio.channels)
+    config = dataclasses.replace(config, live=dataclasses.replace(config.live, interim_interval_s=interim_s))
 
     async def main():
         pool = AsrPool(transcriber, workers=2)
         call = LiveCall(Path(path).stem, tuple(audio.signals), config, pool,
-                        options=LiveOptions(lockstep=speed is None, interim_interval_s=interim_s))
+                        lockstep=speed is None)
         await replay(call, audio, config.audio.chunk_ms, speed)
         report = await call.finish()
         pool.close()

@@ -4,7 +4,10 @@ Precedence, lowest to highest: defaults < TOML file < environment < command-line
 
 The TOML file has one table per stage (``[asr]``, ``[prosody]``, ...) whose keys are the field
 names below. Environment variables are ``VOICEMON_<SECTION>_<FIELD>`` (for example
-``VOICEMON_ASR_BEAM_SIZE=5``), plus the shorthand ``VOICEMON_MODEL`` for ``asr.model``.
+``VOICEMON_ASR_BEAM_SIZE=5``), plus the shorthand ``VOICEMON_MODEL`` for ``asr.model``. The
+environment is read once, here: nothing else looks at ``VOICEMON_*`` (``load(environ={})``
+isolates a configuration completely). :attr:`Config.origins` says where each non-default value
+came from.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import functools
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from voicemon.errors import ConfigError
 
@@ -59,8 +65,8 @@ class AsrOptions:
     """Speech recognition with faster-whisper.
 
     Attributes:
-        model: path or faster-whisper model name; ``None`` = ``VOICEMON_MODEL`` or the bundled
-            ``tiny.en``.
+        model: path or faster-whisper model name; ``None`` = the bundled ``tiny.en`` (the
+            environment's ``VOICEMON_MODEL`` is this option).
         compute_type: CTranslate2 compute type.
         beam_size: decoding beam (1 = greedy).
         cpu_threads: threads per model call (0 = CTranslate2's default).
@@ -71,6 +77,8 @@ class AsrOptions:
         loop_guard: what to do with a decoding loop ("Um. Um. Um." x100): ``redecode`` (decode
             again with a repetition penalty, then cut what still loops), ``cut`` (keep one copy
             of the repeated words) or ``off``.
+        workers: utterances transcribed at once by the one shared model (``--workers``;
+            0 = one per core).
     """
 
     model: str | None = None
@@ -80,6 +88,7 @@ class AsrOptions:
     language: str = "en"
     encoder_context_s: float = 10.0
     loop_guard: str = "redecode"
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -337,8 +346,28 @@ class BatchOptions:
 
 
 @dataclass(frozen=True)
+class LiveOptions:
+    """How live calls (``replay``, ``listen``, ``serve``) use the shared ASR pool.
+
+    Attributes:
+        interim_interval_s: ask for tentative text this often while a party talks (media
+            time; 0 = final text only; ``--interim-s``). Lockstep calls never ask.
+        behind_s: queued audio (seconds, one call) above which ASR is reported as behind.
+        finish_timeout_s: how long ending a call waits for its last transcriptions.
+        max_batch_s: most audio the ASR pool merges into one transcription when behind.
+        max_backlog_s: most queued audio per call before the pool drops the oldest utterances.
+    """
+
+    interim_interval_s: float = 1.5
+    behind_s: float = 8.0
+    finish_timeout_s: float = 60.0
+    max_batch_s: float = 24.0
+    max_backlog_s: float = 90.0
+
+
+@dataclass(frozen=True)
 class Config:
-    """Every stage's options."""
+    """Every stage's options, and where the non-default ones came from."""
 
     audio: AudioOptions = field(default_factory=AudioOptions)
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
@@ -348,14 +377,19 @@ class Config:
     meter: MeterOptions = field(default_factory=MeterOptions)
     coach: CoachOptions = field(default_factory=CoachOptions)
     server: ServerOptions = field(default_factory=ServerOptions)
+    live: LiveOptions = field(default_factory=LiveOptions)
     telephony: TelephonyOptions = field(default_factory=TelephonyOptions)
     diarization: DiarizationOptions = field(default_factory=DiarizationOptions)
     redact: RedactOptions = field(default_factory=RedactOptions)
     batch: BatchOptions = field(default_factory=BatchOptions)
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False, metadata={"section": False})
+    """``{"asr.model": "VOICEMON_MODEL", "server.port": "v.toml", ...}``: who set each non-default
+    option (a file's path, an environment variable, or ``command line``); not an option."""
 
     def to_dict(self) -> dict[str, Any]:
         """The effective configuration as plain JSON values (the server token is redacted)."""
         out = dataclasses.asdict(self)
+        del out["origins"]
         out["audio"]["channels"] = list(self.audio.channels)
         out["redact"]["entities"] = list(self.redact.entities)
         out["server"]["allowed_origins"] = list(self.server.allowed_origins)
@@ -369,35 +403,61 @@ class Config:
         return out
 
 
-def _coerce(section: str, name: str, current: Any, ftype: str, value: Any) -> Any:
-    """Convert ``value`` (from TOML, env or flags) to the type of the field."""
+def sections() -> dict[str, dataclasses.Field]:
+    """The option sections of :class:`Config` (``[asr]``, ``[server]``, ...) by name."""
+    return {f.name: f for f in dataclasses.fields(Config) if f.metadata.get("section", True)}
+
+
+@functools.cache
+def _field_types(options_cls: type) -> dict[str, Any]:
+    """The resolved type of every field of an options class (not its annotation string)."""
+    return typing.get_type_hints(options_cls)
+
+
+def _coerce(section: str, name: str, ftype: Any, value: Any) -> Any:
+    """Convert ``value`` (from TOML, env or flags) to the field's type ``ftype``.
+
+    ``ftype`` is a real type (``int``, ``str | None``, ``tuple[str, ...]``), so a field typed
+    ``str`` whose name or annotation merely contains "int" is still a string.
+    """
     where = f"{section}.{name}"
+    if typing.get_origin(ftype) in (typing.Union, types.UnionType):  # ``X | None``
+        args = [a for a in typing.get_args(ftype) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"{where}: unsupported option type {ftype!r}")
+        ftype = args[0]
     try:
-        if "tuple" in ftype:
+        if ftype is tuple or typing.get_origin(ftype) is tuple:
             if isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
             return tuple(str(v) for v in value)
         if value is None:
             return None
-        if "bool" in ftype:
+        if ftype is bool:
             if isinstance(value, str):
                 return value.lower() in ("1", "true", "yes", "on")
             return bool(value)
-        if "int" in ftype and "float" not in ftype:
+        if ftype is int:
             return int(value)
-        if "float" in ftype:
+        if ftype is float:
             return float(value)
-        return str(value)
+        if ftype is str:
+            return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: cannot use {value!r} ({exc})") from exc
+    raise TypeError(f"{where}: unsupported option type {ftype!r}")
 
 
-def _apply(config: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str) -> Config:
-    sections = {f.name: f for f in dataclasses.fields(Config)}
+def _apply(config: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str,
+           origin_of: Callable[[str, str], str] | None = None) -> Config:
+    """Apply ``{section: {field: value}}`` from ``origin``; ``origin_of(section, field)`` names a
+    value's own origin (an environment variable) in :attr:`Config.origins`."""
+    known = sections()
     changes: dict[str, Any] = {}
+    origins = dict(config.origins)
     for section, values in overrides.items():
-        if section not in sections:
-            raise ConfigError(f"{origin}: unknown section [{section}] (known: {', '.join(sections)})")
+        if section not in known:
+            raise ConfigError(f"{origin}: unknown section [{section}] (known: {', '.join(known)})")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{origin}: [{section}] must be a table")
         options = getattr(config, section)
@@ -408,9 +468,10 @@ def _apply(config: Config, overrides: Mapping[str, Mapping[str, Any]], origin: s
                 raise ConfigError(
                     f"{origin}: unknown option {section}.{name} (known: {', '.join(fields)})"
                 )
-            updates[name] = _coerce(section, name, getattr(options, name), str(fields[name].type), value)
+            updates[name] = _coerce(section, name, _field_types(type(options))[name], value)
+            origins[f"{section}.{name}"] = origin_of(section, name) if origin_of else origin
         changes[section] = dataclasses.replace(options, **updates)
-    config = dataclasses.replace(config, **changes)
+    config = dataclasses.replace(config, **changes, origins=origins)
     _validate(config)
     return config
 
@@ -443,6 +504,12 @@ def _validate(config: Config) -> None:
         raise ConfigError("diarization: window_stride_s 0.1, 0.2, 0.4 or 0.8 s, min_coherence in [0, 1), dual_mono_correlation 0.5-1")
     if not 2.0 <= dia.live_warmup_s <= 120.0 or not 0.0 <= dia.live_delay_s <= 2.0 or not 0.0 <= dia.live_min_coherence < 1.0:
         raise ConfigError("diarization: live_warmup_s must be 2-120 s, live_delay_s 0-2 s, live_min_coherence in [0, 1)")
+    live = config.live
+    if (live.interim_interval_s < 0 or live.behind_s <= 0 or live.finish_timeout_s <= 0 or live.max_batch_s <= 0
+            or live.max_backlog_s <= 0):
+        raise ConfigError("live: interim_interval_s >= 0; behind_s, finish_timeout_s, max_batch_s, max_backlog_s > 0")
+    if config.asr.workers < 0:
+        raise ConfigError("asr.workers (--workers) must be >= 0 (0 = one per core)")
     srv = config.server
     if not 0 <= srv.port <= 65535:
         raise ConfigError("server.port must be 0-65535")
@@ -487,16 +554,15 @@ def _validate(config: Config) -> None:
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``VOICEMON_<SECTION>_<FIELD>`` variables as overrides (``VOICEMON_MODEL`` is applied apart)."""
     out: dict[str, dict[str, str]] = {}
-    sections = {f.name: {g.name for g in dataclasses.fields(f.default_factory())}  # type: ignore[misc]
-                for f in dataclasses.fields(Config)}
-    if environ.get("VOICEMON_MODEL"):
-        out.setdefault("asr", {})["model"] = environ["VOICEMON_MODEL"]
+    names_of = {name: {g.name for g in dataclasses.fields(f.default_factory())}  # type: ignore[misc]
+                for name, f in sections().items()}
     for key, value in environ.items():
         if not key.startswith("VOICEMON_") or key == "VOICEMON_MODEL":
             continue
         rest = key[len("VOICEMON_"):].lower()
-        for section, names in sections.items():
+        for section, names in names_of.items():
             if rest.startswith(section + "_") and rest[len(section) + 1:] in names:
                 out.setdefault(section, {})[rest[len(section) + 1:]] = value
     return out
@@ -531,7 +597,11 @@ def load(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
         config = _apply(config, data, str(path))
-    config = _apply(config, _env_overrides(os.environ if environ is None else environ), "environment")
+    env = os.environ if environ is None else environ
+    if env.get("VOICEMON_MODEL"):  # the shorthand; VOICEMON_ASR_MODEL, applied next, wins
+        config = _apply(config, {"asr": {"model": env["VOICEMON_MODEL"]}}, "VOICEMON_MODEL")
+    config = _apply(config, _env_overrides(env), "environment",
+                    lambda section, name: f"VOICEMON_{section.upper()}_{name.upper()}")
     if overrides:
         cleaned = {s: {k: v for k, v in vals.items() if v is not None} for s, vals in overrides.items()}
         config = _apply(config, {s: v for s, v in cleaned.items() if v}, "command line")

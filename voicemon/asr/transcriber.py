@@ -86,12 +86,15 @@ class WhisperTranscriber:
         options: model, compute type, beam size and threads.
         num_workers: concurrent calls the model accepts.
         allow_download: permit a model name that must be fetched from the hub.
+        model_origin: who chose ``options.model`` (``Config.origins["asr.model"]``), for errors.
     """
 
-    def __init__(self, options: AsrOptions | None = None, num_workers: int = 1, allow_download: bool = False) -> None:
+    def __init__(self, options: AsrOptions | None = None, num_workers: int = 1, allow_download: bool = False,
+                 model_origin: str | None = None) -> None:
         self.options = options or AsrOptions()
         self.num_workers = num_workers
-        self.resolved: ResolvedModel = resolve_model(self.options.model, allow_download=allow_download)
+        self.resolved: ResolvedModel = resolve_model(self.options.model, allow_download=allow_download,
+                                                     origin=model_origin or "asr.model")
         self.name = self.resolved.name
         self._model = None
         self._lock = threading.Lock()
@@ -200,7 +203,8 @@ def transcribe_or_error(transcriber: Transcriber, job) -> list[Word] | Exception
         return exc
 
 
-def parallel_transcriber(options: AsrOptions, workers: int = 0) -> tuple[WhisperTranscriber, int]:
+def parallel_transcriber(options: AsrOptions, workers: int = 0,
+                         model_origin: str | None = None) -> tuple[WhisperTranscriber, int]:
     """The Whisper model set up for many utterances at once (``analyze``, ``replay``, ``serve``).
 
     One worker per core with one CTranslate2 thread each: on 2 cores ``analyze`` then keeps up
@@ -209,8 +213,10 @@ def parallel_transcriber(options: AsrOptions, workers: int = 0) -> tuple[Whisper
     ``asr.cpu_threads`` is kept.
 
     Args:
-        options: model and decoding options.
-        workers: utterances transcribed at once (0 = one per core).
+        options: model and decoding options (``options.workers``: utterances at once).
+        workers: overrides ``options.workers`` when not 0 (0 = ``options.workers``, whose 0 is
+            one per core).
+        model_origin: who chose the model (``Config.origins["asr.model"]``), named in errors.
 
     Returns:
         ``(transcriber, workers)`` with the model loaded.
@@ -221,9 +227,9 @@ def parallel_transcriber(options: AsrOptions, workers: int = 0) -> tuple[Whisper
     import dataclasses
     import os
 
-    workers = workers or os.cpu_count() or 1
+    workers = workers or options.workers or os.cpu_count() or 1
     if not options.cpu_threads:
         options = dataclasses.replace(options, cpu_threads=1)
-    transcriber = WhisperTranscriber(options, num_workers=workers)
+    transcriber = WhisperTranscriber(options, num_workers=workers, model_origin=model_origin)
     transcriber.load()
     return transcriber, workers

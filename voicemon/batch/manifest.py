@@ -41,9 +41,11 @@ RUN = "run"
 SKIP_DONE = "skip_done"
 SKIP_FAILED = "skip_failed"
 
-CONFIG_SECTIONS_IGNORED = ("server", "batch")
+CONFIG_SECTIONS_IGNORED = ("server", "batch", "live")
 """Configuration sections that do not change a call's analysis (where it ran, how the server
-listens); changing them does not redo finished calls."""
+listens, how live calls pace their ASR); changing them does not redo finished calls."""
+CONFIG_OPTIONS_IGNORED = {"asr": ("workers",)}
+"""Options that do not change a call's analysis either (utterances transcribed at once)."""
 
 
 def source_hash(path: str | os.PathLike[str]) -> str:
@@ -71,6 +73,9 @@ def config_hash(config_dict: dict[str, Any], formats: Iterable[str], version: st
         ``sha256:<hex>`` of the analysis-relevant configuration, the formats and the version.
     """
     relevant = {k: v for k, v in config_dict.items() if k not in CONFIG_SECTIONS_IGNORED}
+    for section, names in CONFIG_OPTIONS_IGNORED.items():
+        if isinstance(relevant.get(section), dict):
+            relevant[section] = {k: v for k, v in relevant[section].items() if k not in names}
     body = json.dumps({"config": relevant, "formats": sorted(set(formats) - {"csv"}), "version": version},
                       sort_keys=True, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()

@@ -89,7 +89,7 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
     if not files:
         raise VoicemonError("no input files")
     out_dir = _writable_out_dir(Path(args.out))
-    transcriber, workers = parallel_transcriber(config.asr, args.workers)
+    transcriber, workers = parallel_transcriber(config.asr, model_origin=config.origins.get("asr.model"))
     bar = ProgressBar(enabled=not args.quiet and (sys.stderr.isatty() or args.progress))
     rows = []
     failures = 0

@@ -27,16 +27,26 @@ def common_parser() -> argparse.ArgumentParser:
 
 def add_workers_arg(p: argparse.ArgumentParser, what: str = "utterances transcribed at once") -> None:
     """``--workers N``: Whisper workers (the one definition every command that transcribes uses)."""
-    p.add_argument("--workers", type=int, default=0, metavar="N", help=f"{what} (default: one per core)")
+    p.add_argument("--workers", type=int, metavar="N", help=f"{what} (asr.workers; default: one per core)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """The effective configuration: defaults < ``--config`` file < environment < flags."""
+    """The effective configuration: defaults < ``--config`` file < environment < flags.
+
+    Every flag that sets an option goes through here (and so through the validation of
+    :func:`voicemon.config.load`): the shared ones below, and a command's own from the
+    ``config_flags(args) -> {section: {option: value}}`` it registers with ``set_defaults``.
+    An unset flag (``None``) overrides nothing.
+    """
     from voicemon import config as cfg
 
-    overrides = {
-        "asr": {"model": getattr(args, "model", None), "beam_size": getattr(args, "beam_size", None)},
+    overrides: dict[str, dict] = {
+        "asr": {"model": getattr(args, "model", None), "beam_size": getattr(args, "beam_size", None),
+                "workers": getattr(args, "workers", None)},
         "audio": {"channels": getattr(args, "channels", None)},
         "diarization": {"agent_speaker": getattr(args, "agent_speaker", None)},
     }
+    own = getattr(args, "config_flags", None)
+    for section, values in (own(args) if own else {}).items():
+        overrides.setdefault(section, {}).update(values)
     return cfg.load(getattr(args, "config", None), overrides)

@@ -54,9 +54,15 @@ def add_eval_parser(sub, common) -> None:
 def _common_eval_args(p, stem: str) -> None:
     p.add_argument("--transforms", default="all", metavar="LIST",
                    help="channel conditions: all, or a comma list of clean,telephone,gain-20,gain+10,snr20,snr10 (default all)")
-    p.add_argument("--params", metavar="TOML", help="meter parameters to evaluate (default: the configured ones)")
+    p.add_argument("--params", metavar="TOML", help="meter parameters to evaluate (meter.params; default: the configured ones)")
+    p.set_defaults(config_flags=_eval_flags)
     p.add_argument("--out", default=f"{stem}.json", metavar="JSON", help=f"results file (default {stem}.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _eval_flags(args) -> dict[str, dict]:
+    """``--params`` is ``meter.params`` (applied by :func:`~voicemon.cli.common.config_from_args`)."""
+    return {"meter": {"params": args.params}}
 
 
 def _setup(args, config):
@@ -68,7 +74,7 @@ def _setup(args, config):
         names = transforms.parse_transforms(args.transforms)
     except ValueError as exc:
         raise VoicemonError(str(exc)) from None
-    params = load_meter_params(args.params or config.meter.params)
+    params = load_meter_params(config.meter.params)
     bar = ProgressBar(not args.quiet and sys.stderr.isatty())
 
     def progress(done: int, total: int, what: str) -> None:
@@ -152,7 +158,7 @@ def _cmd_two_party(args, config, names, params, bar, progress) -> int:
     scored = two_party.score_two_party(prepared, config, {"meter": params, "meter_v2": load_meter_params(bundled=PREVIOUS_METER)})
     bar.done()
     result = {"mode": "clips-two-party", "csv": str(args.csv), "folds": args.folds, "seed": args.seed,
-              "params": args.params or config.meter.params or "bundled models/meter.toml",
+              "params": config.meter.params or "bundled models/meter.toml",
               "calls": len(prepared.calls), "wall_s": round(time.monotonic() - started, 1), "transforms": scored}
     out = _write(args.out, result)
     print(two_party_table(result))
@@ -179,7 +185,7 @@ def cmd_eval_clips(args, config) -> int:
         from importlib import resources
 
         full = calibrate.fit_meter_params(prepared, config, params, None, civil)
-        source = (Path(args.params or config.meter.params).read_text() if (args.params or config.meter.params)
+        source = (Path(config.meter.params).read_text() if config.meter.params
                   else resources.files("voicemon.models").joinpath("meter.toml").read_text())
         note = (f"Calibrated by `voicemon eval clips {Path(args.csv).name} --write-params` on {len(prepared.calls)} "
                 f"pseudo-calls of {len({c.speaker for c in prepared.calls})} speakers"
@@ -197,7 +203,7 @@ def cmd_eval_clips(args, config) -> int:
     result = {
         "mode": "clips", "csv": str(args.csv), "folds": args.folds, "seed": args.seed,
         "cross_validated": bool(args.cv), "calibration": calibration, "civil_constraint": args.civil,
-        "params": args.params or config.meter.params or "bundled models/meter.toml",
+        "params": config.meter.params or "bundled models/meter.toml",
         "signal_x_realtime": clips.signal_speed(prepared), "wall_s": round(time.monotonic() - started, 1),
         "transforms": scored,
     }
@@ -224,13 +230,13 @@ def cmd_eval_calls(args, config) -> int:
     if not args.no_asr:
         from voicemon.asr.transcriber import parallel_transcriber
 
-        transcriber, workers = parallel_transcriber(config.asr, args.workers)
+        transcriber, workers = parallel_transcriber(config.asr, model_origin=config.origins.get("asr.model"))
     started = time.monotonic()
     scored = calls.evaluate_calls(args.csv, config, params, transform_names=names, transcriber=transcriber,
                                   asr_workers=workers, progress=progress)
     bar.done()
     result = {"mode": "calls", "csv": str(args.csv), "asr": transcriber is not None, "grace_s": calls.GRACE_S,
-              "params": args.params or config.meter.params or "bundled models/meter.toml",
+              "params": config.meter.params or "bundled models/meter.toml",
               "wall_s": round(time.monotonic() - started, 1), "transforms": scored}
     out = _write(args.out, result)
     print(calls_table(result))

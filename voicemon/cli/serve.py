@@ -13,21 +13,15 @@ log = logging.getLogger(__name__)
 
 def cmd_serve(args, config) -> int:
     """Serve calls over WebSockets; finish and write every open call on shutdown."""
-    import dataclasses
+    from pathlib import Path
 
     from voicemon.asr.transcriber import parallel_transcriber
-    from pathlib import Path
 
     from voicemon.live.runner import warm_up
     from voicemon.server.app import VoicemonServer, check_out_dir
 
-    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "token": args.token,
-                                   "out_dir": args.out, "hub": args.hub}.items() if v is not None}
-    if args.allow_origin:
-        overrides["allowed_origins"] = tuple(args.allow_origin)
-    config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
     check_out_dir(Path(config.server.out_dir))  # before the model loads: a bad --out fails at once (exit 2)
-    transcriber, workers = parallel_transcriber(config.asr, args.workers)
+    transcriber, workers = parallel_transcriber(config.asr, model_origin=config.origins.get("asr.model"))
     server = VoicemonServer(config, transcriber=transcriber, workers=workers)
     warm_up(config)
 
@@ -57,6 +51,12 @@ A call's roles come from its own start message (or Twilio's tracks), not from a 
 """
 
 
+def server_flags(args) -> dict[str, dict]:
+    """``serve``'s flags as ``[server]`` options (applied by :func:`~voicemon.cli.common.config_from_args`)."""
+    return {"server": {"host": args.host, "port": args.port, "token": args.token, "out_dir": args.out, "hub": args.hub,
+                       "allowed_origins": tuple(args.allow_origin) if args.allow_origin else None}}
+
+
 def add_serve_parser(sub, common) -> None:
     """Register ``serve`` on the CLI's subparsers."""
     import argparse
@@ -74,4 +74,4 @@ def add_serve_parser(sub, common) -> None:
                    help="share calls with other servers through Redis or Valkey: a watcher on any of them sees every "
                         "call (server.hub; docs/scale.md; pip install 'voicemon[redis]')")
     add_workers_arg(p, "Whisper workers shared by all calls")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, config_flags=server_flags)

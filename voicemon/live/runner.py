@@ -48,23 +48,6 @@ BEHIND_WAIT_S = 1.0
 EventSink = Callable[[dict], None]
 
 
-@dataclass(frozen=True)
-class LiveOptions:
-    """How a live call uses the shared ASR pool.
-
-    Attributes:
-        lockstep: wait for every chunk's transcriptions before the next chunk.
-        interim_interval_s: ask for tentative text this often while a party talks (0: never).
-        behind_s: queued audio (seconds, this call) above which ASR is reported as behind.
-        finish_timeout_s: how long ending a call waits for its last transcriptions.
-    """
-
-    lockstep: bool = False
-    interim_interval_s: float = 1.5
-    behind_s: float = 8.0
-    finish_timeout_s: float = 60.0
-
-
 @dataclass
 class LatencyLog:
     """Wall-clock latencies measured by a live call, in seconds."""
@@ -79,9 +62,10 @@ class LiveCall:
     Args:
         call_id: the call's name in events and reports.
         roles: ``("agent", "customer")`` or ``("mixed",)``.
-        config: options.
+        config: options (``config.live``: interim text, backlog warnings, finishing).
         pool: the process's shared ASR pool.
-        options: live behaviour.
+        lockstep: wait for every chunk's transcriptions before the next chunk (the same events
+            as ``analyze``; no interim text).
         params: meter parameters (default: from ``config``).
         sink: called with every event envelope, in ``seq`` order, on the loop.
         meta: extra report fields (``source``, ``audio``...).
@@ -90,12 +74,13 @@ class LiveCall:
     """
 
     def __init__(self, call_id: str, roles: tuple[str, ...], config: Config, pool: AsrPool, *,
-                 options: LiveOptions | None = None, params: MeterParams | None = None,
+                 lockstep: bool = False, params: MeterParams | None = None,
                  sink: EventSink | None = None, meta: dict | None = None, log: list | None = None) -> None:
         self.call_id = call_id
         self.config = config
         self.pool = pool
-        self.options = options or LiveOptions()
+        self.lockstep = lockstep
+        self.options = config.live
         self.params = params or load_meter_params(config.meter.params)
         if tuple(roles) == ("mixed",):  # one channel: mixed until two voices are told apart
             from voicemon.live.mono import LiveMonoSession
@@ -145,7 +130,7 @@ class LiveCall:
         self._emit(step.events, received)
         for job in step.jobs:
             self._submit_final(job)
-        if not self.options.lockstep:
+        if not self.lockstep:
             self._maybe_interim()
             self._report_backlog()
 

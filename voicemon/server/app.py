@@ -26,7 +26,7 @@ from voicemon.config import Config
 from voicemon.errors import ConfigError, ProtocolError
 from voicemon.events import CallEnded, CallStarted
 from voicemon.live.asr_pool import AsrPool
-from voicemon.live.runner import LiveCall, LiveOptions
+from voicemon.live.runner import LiveCall
 from voicemon.report.writers import write_call_outputs
 from voicemon.server import http_routes
 from voicemon.server.connections import IngestSession, handle_twilio, handle_watch
@@ -100,9 +100,10 @@ class VoicemonServer:
         if transcriber is None:
             from voicemon.asr.transcriber import parallel_transcriber
 
-            transcriber, workers = parallel_transcriber(config.asr, workers)
+            transcriber, workers = parallel_transcriber(config.asr, workers, config.origins.get("asr.model"))
         self.transcriber = transcriber
-        self.pool = AsrPool(transcriber, workers=workers or 1)
+        self.pool = AsrPool(transcriber, workers=workers or 1, max_batch_s=config.live.max_batch_s,
+                            max_backlog_s=config.live.max_backlog_s)
         self.hub = make_hub(self.options)  # in-process, or shared through Redis (server.hub)
         self.started_wall = time.time()
         self.stopping = False
@@ -182,7 +183,7 @@ class VoicemonServer:
     # -- calls ---------------------------------------------------------------------------
 
     def open_call(self, call_id: str, roles: tuple[str, ...], mode: str, source: str, audio_meta: dict,
-                  options: LiveOptions | None = None, metadata: dict | None = None) -> LiveCall:
+                  metadata: dict | None = None) -> LiveCall:
         """Create and register a call, with its durable event log in ``out_dir``.
 
         ``metadata`` (validated by :func:`~voicemon.server.protocol.parse_metadata`) goes into
@@ -205,11 +206,10 @@ class VoicemonServer:
         except OSError as exc:
             log.error("call %s: cannot create its event log in %s: %s", call_id, self.out_dir, exc)
             raise protocol_error("storage_failed", "the server cannot store this call's event log") from None
-        options = options or LiveOptions(lockstep=mode == "lockstep", interim_interval_s=0.0 if mode == "lockstep" else 1.5)
         try:
             call = LiveCall(call_id, roles, self.config, self.pool,
                             meta={"source": source, "audio": audio_meta, "metadata": dict(metadata or {})},
-                            options=options, log=durable)
+                            lockstep=mode == "lockstep", log=durable)
         except BaseException:
             durable.close()
             raise
