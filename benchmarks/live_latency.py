@@ -11,10 +11,16 @@ Three measurements, all on real recordings replayed at real-time pace through
 3. **Memory**: a long call (the fixtures looped to ``--memory-minutes``) replayed as fast as the
    stages allow; RSS at start, middle and end.
 
+With ``--adapter twilio|audiohook|audiofork|audiosocket`` the calls of 1. and 2. go through a
+real ``voicemon serve`` server in this process instead, each streamed by a client speaking that
+platform's protocol (``benchmarks/adapter_clients.py``): the latencies then include the adapter
+(decoding, resampling, the WebSocket or TCP hop). The memory run stays direct.
+
 Usage::
 
     .venv/bin/python benchmarks/live_latency.py            # full run (~10 minutes)
     .venv/bin/python benchmarks/live_latency.py --quick    # shorter windows
+    .venv/bin/python benchmarks/live_latency.py --adapter audiohook --skip-memory
 
 Targets (issue 3): meter p95 <= 150 ms, transcript p95 <= 2 s at one call, >= 8 concurrent calls.
 Writes benchmarks/results/live_latency.json.
@@ -36,6 +42,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 
 from voicemon import config as cfg  # noqa: E402
@@ -43,7 +50,7 @@ from voicemon.audio.decode import DecodedAudio, load_call_audio  # noqa: E402
 from voicemon.events import SAMPLE_RATE_HZ  # noqa: E402
 from voicemon.asr.transcriber import parallel_transcriber  # noqa: E402
 from voicemon.live.asr_pool import AsrPool  # noqa: E402
-from voicemon.live.runner import LiveCall, warm_up  # noqa: E402
+from voicemon.live.runner import LiveCall, LiveOptions, warm_up  # noqa: E402
 from voicemon.live.sources import replay  # noqa: E402
 
 SHARED_CALLS = ROOT.parent / "shared" / "data" / "calls"
@@ -87,7 +94,7 @@ def window(audio: DecodedAudio, start_s: float, length_s: float) -> DecodedAudio
 async def run_calls(pool: AsrPool, config, audios: list[tuple[str, DecodedAudio]], speed: float | None) -> dict:
     """Replay several calls at once; return latency figures and backlog behaviour."""
     calls = [LiveCall(f"bench-{i}-{name}", tuple(a.signals), config, pool,
-                      lockstep=speed is None)
+                      options=LiveOptions(lockstep=speed is None, interim_interval_s=0.0 if speed is None else 1.5))
              for i, (name, a) in enumerate(audios)]
     backlog: list[float] = []
     done = asyncio.Event()
@@ -133,6 +140,64 @@ async def run_calls(pool: AsrPool, config, audios: list[tuple[str, DecodedAudio]
     }
 
 
+async def run_calls_through(server, adapter: str, audios: list[tuple[str, DecodedAudio]], speed: float) -> dict:
+    """:func:`run_calls`, with every call streamed into ``server`` through ``adapter``'s protocol."""
+    from adapter_clients import stream_call
+
+    pool = server.pool
+    backlog: list[float] = []
+    done = asyncio.Event()
+
+    async def sample_backlog():
+        while not done.is_set():
+            backlog.append(pool.backlog_s(min_wait_s=1.0))
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample_backlog())
+    merged_before = pool.stats.merged_jobs
+    tag = f"{adapter}-{len(audios)}-{int(time.time() * 1000) % 100000}"
+
+    def anchor(call_id: str, t0: float) -> None:  # media time 0 is due at t0: transcript latency from speech end
+        server.hub.calls[call_id].call.set_pace(t0, 0.0, speed)
+
+    async def one(i: int, name: str, audio: DecodedAudio):
+        await asyncio.sleep(0.137 * i)
+        return await stream_call(adapter, server, f"bench-{tag}-{i}", audio.signals, speed, on_audio_start=anchor)
+
+    started = time.perf_counter()
+    call_ids = await asyncio.gather(*(one(i, n, a) for i, (n, a) in enumerate(audios)))
+    fed_s = time.perf_counter() - started
+    calls = []
+    for call_id in call_ids:  # the server finishes each call when its stream ends
+        entry = server.hub.calls[call_id]
+        while entry.ended_wall is None:
+            await asyncio.sleep(0.1)
+        calls.append(entry.call)
+    done.set()
+    await sampler
+    meter = [x for c in calls for x in c.latency.meter_s]
+    transcript = [x for c in calls for x in c.latency.transcript_s]
+    statuses = [e for c in calls for e in c.log if e["type"] == "asr_status"]
+    third = max(1, len(backlog) // 3)
+    return {
+        "adapter": adapter,
+        "calls": len(calls),
+        "audio_s_per_call": round(calls[0].media_s, 1),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "feed_wall_s": round(fed_s, 1),
+        "meter_latency_ms": {q: _ms(percentile(meter, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},
+        "meter_readings": len(meter),
+        "transcript_latency_s": {q: _r(percentile(transcript, p)) for q, p in (("p50", 50), ("p95", 95), ("max", 100))},
+        "utterances": len(transcript),
+        "backlog_s": {"first_third_mean": _r(float(np.mean(backlog[:third])) if backlog else None),
+                      "last_third_mean": _r(float(np.mean(backlog[-third:])) if backlog else None),
+                      "max": _r(max(backlog) if backlog else None)},
+        "dropped_utterances": sum(1 for e in statuses if e["state"] == "dropped"),
+        "behind_events": sum(1 for e in statuses if e["state"] == "behind"),
+        "merged_jobs": pool.stats.merged_jobs - merged_before,
+    }
+
+
 def _ms(v: float | None) -> float | None:
     return None if v is None else round(v * 1000, 1)
 
@@ -153,7 +218,7 @@ async def memory_run(pool: AsrPool, config, sources, minutes: float) -> dict:
     """A long call replayed as fast as possible; RSS sampled along the way."""
     name, audio = sources[0]
     long = window(audio, 0.0, minutes * 60)
-    call = LiveCall("memory", tuple(long.signals), config, pool, lockstep=True)
+    call = LiveCall("memory", tuple(long.signals), config, pool, options=LiveOptions(lockstep=True, interim_interval_s=0.0))
     samples: list[tuple[float, float]] = [(0.0, rss_mb())]
     started = time.perf_counter()
 
@@ -185,8 +250,13 @@ def main() -> int:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--max-transcript-p95-s", type=float, default=3.0)
     parser.add_argument("--memory-minutes", type=float, default=30.0)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "live_latency.json"))
+    parser.add_argument("--adapter", choices=("none", "twilio", "audiohook", "audiofork", "audiosocket"), default="none",
+                        help="stream the calls through a real server and this telephony adapter (default: direct)")
+    parser.add_argument("--out", default=None, help="default benchmarks/results/live_latency[_<adapter>].json")
     args = parser.parse_args()
+    if args.out is None:
+        suffix = "" if args.adapter == "none" else f"_{args.adapter}"
+        args.out = str(ROOT / "benchmarks" / "results" / f"live_latency{suffix}.json")
     if args.quick:
         args.window_s, args.memory_minutes, args.max_calls = 30.0, 5.0, 4
 
@@ -195,13 +265,28 @@ def main() -> int:
     warm_up(config)
     sources = stereo_sources()
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-                 "workers": args.workers, "model": transcriber.name, "sources": [n for n, _ in sources]}
+                 "workers": args.workers, "model": transcriber.name, "sources": [n for n, _ in sources],
+                 "adapter": args.adapter}
 
     async def bench():
-        pool = AsrPool(transcriber, workers=args.workers)
+        server = None
+        if args.adapter == "none":
+            pool = AsrPool(transcriber, workers=args.workers)
+            run = lambda audios, speed: run_calls(pool, config, audios, speed)  # noqa: E731
+        else:
+            import tempfile
+
+            from adapter_clients import server_config
+            from voicemon.server.app import VoicemonServer
+
+            server = VoicemonServer(server_config(config, tempfile.mkdtemp(prefix="voicemon-bench-"), args.adapter),
+                                    transcriber=transcriber, workers=args.workers)
+            await server.start()
+            pool = server.pool
+            run = lambda audios, speed: run_calls_through(server, args.adapter, audios, speed)  # noqa: E731
         fixture = next(a for n, a in sources if n == "escalating_call_stereo.wav")
         print("one call at 1x (escalating fixture)...", flush=True)
-        single = await run_calls(pool, config, [("escalating_call_stereo.wav", window(fixture, 0, 30 if args.quick else fixture.duration_s))], 1.0)
+        single = await run([("escalating_call_stereo.wav", window(fixture, 0, 30 if args.quick else fixture.duration_s))], 1.0)
         out["single_call"] = single
         print(f"  meter latency ms p50/p95/p99 = {single['meter_latency_ms']['p50']}/{single['meter_latency_ms']['p95']}/"
               f"{single['meter_latency_ms']['p99']}; transcript s p50/p95 = {single['transcript_latency_s']['p50']}/"
@@ -212,7 +297,7 @@ def main() -> int:
         while n <= args.max_calls:
             audios = [(name, window(a, 11.0 * i, args.window_s)) for i, (name, a) in
                       ((i, sources[i % len(sources)]) for i in range(n))]
-            r = await run_calls(pool, config, audios, 1.0)
+            r = await run(audios, 1.0)
             r["holds"] = holds(r, args.max_transcript_p95_s)
             capacity.append(r)
             print(f"  {n:2d} calls: meter p95 {r['meter_latency_ms']['p95']} ms, transcript p95 "
@@ -231,7 +316,10 @@ def main() -> int:
             m = out["memory"]
             print(f"  RSS MiB start/middle/end = {m['rss_mb_start']}/{m['rss_mb_middle']}/{m['rss_mb_end']} "
                   f"({m['wall_s']} s wall)", flush=True)
-        pool.close()
+        if server is not None:
+            await server.stop()
+        else:
+            pool.close()
 
     asyncio.run(bench())
     s = out["single_call"]

@@ -230,13 +230,17 @@ class TelephonyOptions:
         audiohook_failure_delay_s: a refused AudioHook request is answered no sooner than this.
         audiohook_reconnect_s: how long a session whose connection broke (or that closed with
             reason ``reconnect``) waits for Genesys to continue it before the call is finished.
+        audiohook_events: send each final transcript back to Genesys as an AudioHook ``event``
+            (``transcript`` entity, the party's channel, media-time offset).
         audiofork_rate_hz: sample rate of an audio fork whose metadata and URL name none.
         audiofork_mix: mix type (``mono``, ``mixed`` or ``stereo``) when neither names one.
         audiofork_mono_role: whose voice a ``mono`` fork carries: ``customer`` (the caller, as
             mod_audio_fork documents) or ``mixed`` (both parties).
         audiofork_caller_channel: which channel of a ``stereo`` fork is the caller (0 or 1).
-        audiosocket_port: TCP port of the Asterisk AudioSocket listener on ``server.host``
-            (-1 = off, 0 = any free port).
+        audiosocket_port: TCP port of the Asterisk AudioSocket listener (-1 = off, 0 = any free
+            port).
+        audiosocket_host: interface the AudioSocket listener binds. AudioSocket carries no
+            credentials, so it is loopback unless set (e.g. to a private address Asterisk reaches).
     """
 
     audiohook_keys: tuple[str, ...] = ()
@@ -244,11 +248,13 @@ class TelephonyOptions:
     audiohook_max_signature_age_s: float = 10.0
     audiohook_failure_delay_s: float = 0.5
     audiohook_reconnect_s: float = 10.0
+    audiohook_events: bool = False
     audiofork_rate_hz: int = 8000
     audiofork_mix: str = "mono"
     audiofork_mono_role: str = "customer"
     audiofork_caller_channel: int = 0
     audiosocket_port: int = -1
+    audiosocket_host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,12 @@ from voicemon.events import CallEnded, CallStarted
 from voicemon.live.asr_pool import AsrPool
 from voicemon.live.runner import LiveCall
 from voicemon.report.writers import write_call_outputs
-from voicemon.server import http_routes
+from voicemon.server import http_routes, telephony
 from voicemon.server.connections import IngestSession, handle_twilio, handle_watch
 from voicemon.server.eventlog import reserve_stem
 from voicemon.server.hub import CallEntry
 from voicemon.server.hubs import make_hub
+from voicemon.server.legs import LegRegistry
 from voicemon.server.protocol import check_call_id, protocol_error
 from voicemon.server.recovery import recover_unfinished
 
@@ -112,6 +113,9 @@ class VoicemonServer:
         self._server = None
         self._flusher: asyncio.Task | None = None
         self._ending: dict[LiveCall, asyncio.Task] = {}
+        self.legs = LegRegistry()
+        self._audiosocket: asyncio.Server | None = None
+        self.audiosocket_port: int | None = None
         self.port: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -126,6 +130,7 @@ class VoicemonServer:
         self._server = await serve(
             self._handle, self.options.host, self.options.port,
             process_request=self._process_request,
+            select_subprotocol=telephony.select_subprotocol,
             max_size=self.options.max_message_bytes,
             max_queue=32,
             compression=None,
@@ -134,6 +139,11 @@ class VoicemonServer:
         )
         self._flusher = asyncio.ensure_future(self._flush_logs())
         self.port = next(iter(self._server.sockets)).getsockname()[1]
+        if self.config.telephony.audiosocket_port >= 0:  # Asterisk AudioSocket: raw TCP
+            self._audiosocket = await asyncio.start_server(
+                lambda r, w: telephony.handle_audiosocket(self, r, w), self.config.telephony.audiosocket_host,
+                self.config.telephony.audiosocket_port)
+            self.audiosocket_port = next(iter(self._audiosocket.sockets)).getsockname()[1]
         return self.port
 
     async def stop(self) -> list[dict]:
@@ -148,6 +158,8 @@ class VoicemonServer:
             summaries.append(await self.end_call(entry.call, "server shutting down"))
         if self._flusher is not None:
             self._flusher.cancel()
+        if self._audiosocket is not None:
+            self._audiosocket.close()
         await self.hub.close()
         if self._server is not None:
             self._server.close()
@@ -333,7 +345,10 @@ class VoicemonServer:
         return self.connections["ingest"] < self.options.max_ingest_connections
 
     async def _process_request(self, connection, request):
-        return http_routes.route(self, connection, request)
+        response = http_routes.route(self, connection, request)
+        if response is None and urlsplit(request.path).path == "/audiohook":
+            response = await telephony.audiohook_handshake(self, request)
+        return response
 
     async def _handle(self, ws) -> None:
         path = urlsplit(ws.request.path).path
@@ -346,6 +361,12 @@ class VoicemonServer:
                 await handle_twilio(self, ws)
             elif path == "/watch":
                 await handle_watch(self, ws)
+            elif path == "/audiohook":
+                await telephony.handle_audiohook(self, ws)
+            elif path == "/audiofork":
+                await telephony.handle_audiofork(self, ws)
+            elif path == "/asterisk":
+                await telephony.handle_asterisk_websocket(self, ws)
         except ProtocolError:
             raise
         except Exception:

@@ -533,3 +533,29 @@ class AudioHookSession:
         data = ULAW_TO_FLOAT[np.frombuffer(frame, np.uint8)].reshape(-1, channels)
         self.samples += len(data)
         return Step(audio={role: data[:, i] for i, role in enumerate(self.media.roles)})
+
+
+ROLE_CHANNELS = {role: channel for channel, role in CHANNEL_ROLES.items()}
+
+
+def transcript_entity(envelope: dict, call_id: str) -> dict | None:
+    """A voicemon final ``transcript`` event -> an AudioHook ``transcript`` event entity.
+
+    The entity's ``id`` is stable per utterance (a UUID derived from the call and utterance ids);
+    ``channel`` is the party's AudioHook channel; ``offset``/``duration`` are media time; the
+    confidence is the mean of the words' probabilities. Tentative transcripts and other events
+    give ``None``.
+    """
+    import uuid as uuidlib
+
+    channel = ROLE_CHANNELS.get(envelope.get("role"))
+    if envelope.get("type") != "transcript" or not envelope.get("final") or not envelope.get("text") or channel is None:
+        return None
+    words = [w for w in envelope.get("words", ()) if isinstance(w, dict) and isinstance(w.get("probability"), (int, float))]
+    confidence = round(sum(w["probability"] for w in words) / len(words), 3) if words else 1.0
+    start, end = float(envelope.get("start", 0.0)), float(envelope.get("end", 0.0))
+    return {"type": "transcript", "data": {
+        "id": str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"voicemon:{call_id}:{envelope.get('utterance_id', '')}")),
+        "channel": channel, "isFinal": True, "offset": format_duration(start), "duration": format_duration(max(0.0, end - start)),
+        "alternatives": [{"confidence": confidence,
+                          "interpretations": [{"type": "display", "transcript": envelope["text"]}]}]}}

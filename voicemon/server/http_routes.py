@@ -28,7 +28,7 @@ ALLOWED_METHODS = ("GET", "HEAD")
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; "
               "media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 """A report is one self-contained HTML file (inline style and script, no requests of its own)."""
-WS_PATHS = ("/ingest", "/twilio", "/watch")
+WS_PATHS = ("/ingest", "/twilio", "/watch", "/audiohook", "/audiofork", "/asterisk")
 """The WebSocket endpoints (a request to one of them is left to the handshake)."""
 
 
@@ -119,7 +119,8 @@ def _route(server, request, head: bool):
         if not server.origin_allowed(request):
             return json_response(HTTPStatus.FORBIDDEN, {"error": "forbidden_origin", "message": "this origin is not allowed"})
         # Twilio cannot add headers or query strings: its token comes in the start message.
-        if path != "/twilio" and not server.check_token(request):
+        # Genesys signs its requests instead (voicemon.server.audiohook).
+        if path not in ("/twilio", "/audiohook") and not server.check_token(request):
             return json_response(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized", "message": "missing or wrong token"})
         if not server.connection_slot_free(path):
             return json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "too_many_connections",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,18 +27,31 @@ MAX_TRACK_LAG_S = 1.0
 class TrackAligner:
     """Per-role float samples at one input rate -> 16 kHz :class:`AudioChunk` objects.
 
+    A role with nothing to send must not stall the others' meter, but a role whose audio merely
+    arrives in bursts (another socket, read in bigger pieces) must not be shifted either. So a
+    role more than ``max_lag_s`` behind is padded with silence only once nothing has come from
+    it for ``stall_s`` of wall-clock time; a role that will never send (``silent``: the other
+    party of a one-channel stream) is kept level at once.
+
     Args:
         roles: the roles of the call.
         rate_hz: the input sample rate (the same for every role).
-        max_lag_s: a role further behind the most advanced one than this is padded with silence.
+        max_lag_s: how far (media time) a stalled role may fall behind before it is padded.
+        stall_s: wall-clock time without audio after which a lagging role counts as stalled.
+        silent: roles no audio will ever come for.
     """
 
-    def __init__(self, roles: tuple[str, ...], rate_hz: int, max_lag_s: float = MAX_TRACK_LAG_S) -> None:
+    def __init__(self, roles: tuple[str, ...], rate_hz: int, max_lag_s: float = MAX_TRACK_LAG_S,
+                 stall_s: float = 1.0, silent: tuple[str, ...] = ()) -> None:
         import soxr
 
         self.roles = tuple(roles)
         self.rate_hz = rate_hz
         self.max_lag = int(max_lag_s * rate_hz)
+        self.stall_s = stall_s
+        self.silent = frozenset(silent)
+        now = time.monotonic()
+        self._last_fed = {r: now for r in self.roles}
         self._resamplers = ({r: soxr.ResampleStream(rate_hz, SAMPLE_RATE_HZ, 1, dtype="float32") for r in self.roles}
                             if rate_hz != SAMPLE_RATE_HZ else None)
         self._in = {r: 0 for r in self.roles}
@@ -53,11 +67,20 @@ class TrackAligner:
         return self._in[role]
 
     def feed(self, role: str, samples: np.ndarray) -> list[AudioChunk]:
-        """The next samples of one role (then any role lagging too far is padded)."""
+        """The next samples of one role (then silent roles, and stalled ones lagging too far, are padded)."""
+        now = time.monotonic()
         chunks = self._emit(role, samples)
+        self._last_fed[role] = now
         for other in self.roles:
-            lag = self._in[role] - self._in[other] - self.max_lag
-            if other != role and lag > 0:
+            if other == role:
+                continue
+            if other in self.silent:
+                lag = self._in[role] - self._in[other]
+            elif now - self._last_fed[other] > self.stall_s:
+                lag = self._in[role] - self._in[other] - self.max_lag
+            else:
+                continue
+            if lag > 0:
                 chunks += self._emit(other, np.zeros(lag, np.float32))
         return chunks
 
