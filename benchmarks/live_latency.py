@@ -50,7 +50,7 @@ from voicemon.audio.decode import DecodedAudio, load_call_audio  # noqa: E402
 from voicemon.events import SAMPLE_RATE_HZ  # noqa: E402
 from voicemon.asr.transcriber import parallel_transcriber  # noqa: E402
 from voicemon.live.asr_pool import AsrPool  # noqa: E402
-from voicemon.live.runner import LiveCall, LiveOptions, warm_up  # noqa: E402
+from voicemon.live.runner import LiveCall, warm_up  # noqa: E402
 from voicemon.live.sources import replay  # noqa: E402
 
 SHARED_CALLS = ROOT.parent / "shared" / "data" / "calls"
@@ -94,7 +94,7 @@ def window(audio: DecodedAudio, start_s: float, length_s: float) -> DecodedAudio
 async def run_calls(pool: AsrPool, config, audios: list[tuple[str, DecodedAudio]], speed: float | None) -> dict:
     """Replay several calls at once; return latency figures and backlog behaviour."""
     calls = [LiveCall(f"bench-{i}-{name}", tuple(a.signals), config, pool,
-                      options=LiveOptions(lockstep=speed is None, interim_interval_s=0.0 if speed is None else 1.5))
+                      lockstep=speed is None)
              for i, (name, a) in enumerate(audios)]
     backlog: list[float] = []
     done = asyncio.Event()
@@ -218,7 +218,7 @@ async def memory_run(pool: AsrPool, config, sources, minutes: float) -> dict:
     """A long call replayed as fast as possible; RSS sampled along the way."""
     name, audio = sources[0]
     long = window(audio, 0.0, minutes * 60)
-    call = LiveCall("memory", tuple(long.signals), config, pool, options=LiveOptions(lockstep=True, interim_interval_s=0.0))
+    call = LiveCall("memory", tuple(long.signals), config, pool, lockstep=True)
     samples: list[tuple[float, float]] = [(0.0, rss_mb())]
     started = time.perf_counter()
 
