@@ -18,10 +18,28 @@ from conftest import ROOT
 from server_helpers import int16_frames, silent_frames, start_message, stream_pcm
 
 REDIS_SERVER = shutil.which("redis-server") or shutil.which("valkey-server")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed (make sysdeps, or apt-get install redis-server)"),
-]
+needs_redis = pytest.mark.skipif(REDIS_SERVER is None,
+                                 reason="redis-server is not installed (make sysdeps, or apt-get install redis-server)")
+
+
+def test_mirror_of_a_trimmed_stream_keeps_seq_positions(tmp_path):
+    """A server joining a call whose stream was trimmed mirrors it from its first kept seq: the
+    hub's positions (seq - 1) still address the right events and earlier ones are just absent."""
+    from voicemon.server.hub_redis import MirrorLog, _entries
+
+    log = MirrorLog(tmp_path / "m.events.jsonl", base=100)
+    for seq in range(101, 111):
+        log.append({"type": "reading", "seq": seq})
+    log.flush()
+    log.append({"type": "cue", "seq": 111})
+    assert len(log) == 111 and log[-1]["seq"] == 111 and log[100]["seq"] == 101
+    assert [e["seq"] for e in log.read(95, 8)] == [101, 102, 103]
+    assert [e["seq"] for e in log.read(108, 10)] == [109, 110, 111]
+    assert [e["seq"] for e in log.read_positions([3, 100, 105, 110])] == [101, 106, 111]
+    # XREAD answers in both protocol versions
+    resp2 = [[b"voicemon:live", [(b"1-0", {b"what": b"start"})]]]
+    resp3 = {b"voicemon:live": [[(b"1-0", {b"what": b"start"})]]}
+    assert _entries(resp2) == _entries(resp3) == [("voicemon:live", [(b"1-0", {b"what": b"start"})])]
 
 
 def free_port() -> int:
@@ -72,6 +90,8 @@ def ws_url(proc) -> str:
     return "ws://" + line.split("ws://")[1].split()[0]
 
 
+@pytest.mark.slow
+@needs_redis
 def test_two_servers_share_calls_history_resume_acks_and_interruptions(redis_url, tmp_path):
     a = start_serve(tmp_path / "a", redis_url)
     b = start_serve(tmp_path / "b", redis_url)

@@ -102,11 +102,15 @@ class MirrorLog(DurableLog):
         return self.base + super().__len__()
 
     def __getitem__(self, index: int):
-        if isinstance(index, int) and index >= 0:
-            index -= self.base
-            if index < 0:
-                raise IndexError(index)
-        return super().__getitem__(index)
+        if not isinstance(index, int):
+            raise TypeError("MirrorLog supports integer indexes only; use read() for pages")
+        if index < 0:
+            index += len(self)
+        if not self.base <= index < len(self):
+            raise IndexError(index)
+        if index == len(self) - 1 and self.last is not None:
+            return self.last
+        return self.read(index, 1)[0]
 
     def read(self, start: int, limit: int):
         if start < self.base:
