@@ -194,3 +194,13 @@ def test_legs_arriving_in_bursts_are_not_shifted_but_a_stalled_leg_is_padded():
     assert sum(len(c.samples) for c in padded) == 16000  # within 1 s of the customer
     mono = TrackAligner(("agent", "customer"), 16000, silent=("agent",))
     assert sum(len(c.samples) for c in mono.feed("customer", ones[:320]) if c.role == "agent") == 320
+
+
+def test_serve_flags_set_the_audiosocket_listener():
+    from voicemon.cli import build_parser
+    from voicemon.cli.common import config_from_args
+
+    args = build_parser().parse_args(["serve", "--audiosocket-port", "9092", "--audiosocket-host", "10.0.0.5"])
+    telephony = config_from_args(args).telephony
+    assert (telephony.audiosocket_port, telephony.audiosocket_host) == (9092, "10.0.0.5")
+    assert config_from_args(build_parser().parse_args(["serve"])).telephony.audiosocket_port == -1

@@ -28,9 +28,11 @@ def cmd_serve(args, config) -> int:
     def ready(srv) -> None:
         host = srv.options.host
         token = "?token=<your token>" if srv.options.token else ""  # the secret itself is never printed
-        print(f"voicemon serving on ws://{host}:{srv.port} (ingest /ingest, Twilio /twilio, watch /watch)", flush=True)
+        print(f"voicemon serving on ws://{host}:{srv.port} (ingest /ingest, Twilio /twilio, Genesys /audiohook, audio fork /audiofork, Asterisk /asterisk, watch /watch)", flush=True)
         print(f"agent view: http://{host}:{srv.port}/{token}   wall: http://{host}:{srv.port}/wall{token}", flush=True)
         print(f"calls are logged as they run and written to {srv.out_dir}/", flush=True)
+        if srv.audiosocket_port is not None:
+            print(f"Asterisk AudioSocket on tcp://{srv.config.telephony.audiosocket_host}:{srv.audiosocket_port}", flush=True)
         if getattr(srv.hub, "node", None):
             print(f"calls shared with other servers through {srv.hub.safe_url} as node {srv.hub.node}", flush=True)
         if srv.recovered:
@@ -54,7 +56,8 @@ A call's roles come from its own start message (or Twilio's tracks), not from a 
 def server_flags(args) -> dict[str, dict]:
     """``serve``'s flags as ``[server]`` options (applied by :func:`~voicemon.cli.common.config_from_args`)."""
     return {"server": {"host": args.host, "port": args.port, "token": args.token, "out_dir": args.out, "hub": args.hub,
-                       "allowed_origins": tuple(args.allow_origin) if args.allow_origin else None}}
+                       "allowed_origins": tuple(args.allow_origin) if args.allow_origin else None},
+            "telephony": {"audiosocket_port": args.audiosocket_port, "audiosocket_host": args.audiosocket_host}}
 
 
 def add_serve_parser(sub, common) -> None:
@@ -73,5 +76,10 @@ def add_serve_parser(sub, common) -> None:
     p.add_argument("--hub", metavar="redis://HOST:PORT/DB",
                    help="share calls with other servers through Redis or Valkey: a watcher on any of them sees every "
                         "call (server.hub; docs/scale.md; pip install 'voicemon[redis]')")
+    p.add_argument("--audiosocket-port", type=int, metavar="PORT",
+                   help="also take Asterisk AudioSocket streams on this TCP port (telephony.audiosocket_port; "
+                        "0 = any free port; docs/telephony.md)")
+    p.add_argument("--audiosocket-host", metavar="HOST",
+                   help="interface of the AudioSocket listener (default 127.0.0.1: AudioSocket has no credentials)")
     add_workers_arg(p, "Whisper workers shared by all calls")
     p.set_defaults(func=cmd_serve, config_flags=server_flags)
