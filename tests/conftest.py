@@ -29,14 +29,86 @@ def config():
     return cfg.load(environ={})
 
 
-@pytest.fixture(scope="session")
-def transcriber(config):
-    """The real faster-whisper model (bundled tiny.en), loaded once for the session."""
+def _memo_transcriber_class():
+    """A :class:`WhisperTranscriber` that remembers the words of audio it has already heard.
+
+    The transcriber is stateless and deterministic (the same samples always give the same words;
+    ``analyze`` == lockstep replay depends on it), so the session's tests need to run the real
+    model only once per distinct utterance: the offline analysis of a fixture, its lockstep replay,
+    the server's lockstep stream of it, a dual-mono copy and an ``--agent-speaker`` re-analysis cut
+    the same utterances. Audio never heard before (interim text, a live call's own batching, any
+    other file) still goes to the real model. The key is the exact bytes of the samples.
+    ``VOICEMON_TEST_ASR_MEMO=0`` turns the memo off (every utterance transcribed, as before).
+    """
+    import hashlib
+    import threading
+
+    import numpy as np
+
     from voicemon.asr.transcriber import WhisperTranscriber
 
-    t = WhisperTranscriber(config.asr, num_workers=2)
+    class MemoWhisperTranscriber(WhisperTranscriber):
+        def __init__(self, *args, memo: bool = True, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.memo: dict[bytes, list] | None = {} if memo else None
+            self.memo_hits = 0
+            self._memo_lock = threading.Lock()
+
+        def transcribe(self, samples):
+            if self.memo is None:
+                return super().transcribe(samples)
+            x = np.ascontiguousarray(samples, dtype=np.float32)
+            key = hashlib.blake2b(x.tobytes(), digest_size=20).digest() + str(x.shape).encode()
+            with self._memo_lock:
+                words = self.memo.get(key)
+                if words is not None:
+                    self.memo_hits += 1
+                    return list(words)
+            words = super().transcribe(samples)
+            with self._memo_lock:
+                self.memo[key] = list(words)
+            return words
+
+    return MemoWhisperTranscriber
+
+
+@pytest.fixture(scope="session")
+def transcriber(config):
+    """The real faster-whisper model (bundled tiny.en), loaded once for the session.
+
+    Utterances already transcribed in this session are answered from a memo (see
+    :func:`_memo_transcriber_class`); use ``real_transcriber`` where every call must reach the model.
+    """
+    t = _memo_transcriber_class()(config.asr, num_workers=2, memo=os.environ.get("VOICEMON_TEST_ASR_MEMO", "1") != "0")
     t.load()
     return t
+
+
+@pytest.fixture(scope="session")
+def real_transcriber(config, transcriber):
+    """The same loaded model without the memo: every utterance is decoded by Whisper (for the
+    tests that check the model itself is deterministic across threads and drivers)."""
+    t = _memo_transcriber_class()(config.asr, num_workers=2, memo=False)
+    t._model = transcriber.load()  # share the loaded CTranslate2 model: no second load
+    return t
+
+
+@pytest.fixture(scope="session")
+def whisper_with(transcriber):
+    """``whisper_with(asr_options) -> WhisperTranscriber`` on the session's loaded model when the
+    options load the same model (name, compute type, threads), else with its own: options that act
+    after decoding (``loop_guard``, ``language``, ``beam_size``) need no second model load."""
+    from voicemon.asr.transcriber import WhisperTranscriber
+
+    def make(options) -> WhisperTranscriber:
+        t = WhisperTranscriber(options)
+        same = (options.model, options.compute_type, options.cpu_threads) == (
+            transcriber.options.model, transcriber.options.compute_type, transcriber.options.cpu_threads)
+        if same and t.resolved.location == transcriber.resolved.location:
+            t._model = transcriber.load()
+        return t
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -66,13 +66,17 @@ def looping_utterance(tmp_path_factory):
     return np.ascontiguousarray(x[int((turn["start_s"] - 0.3) * rate):int((turn["end_s"] + 0.6) * rate), 1])
 
 
-@pytest.mark.parametrize("guard", ["redecode", "cut"])
-def test_real_model_loop_is_guarded(config, looping_utterance, guard):
-    from voicemon.asr.transcriber import WhisperTranscriber
+@pytest.fixture(scope="module")
+def unguarded_words(config, whisper_with, looping_utterance):
+    """The real model's words for the clip with the guard off (decoded once for both guards)."""
+    return whisper_with(dataclasses.replace(config.asr, loop_guard="off")).transcribe(looping_utterance)
 
-    off = WhisperTranscriber(dataclasses.replace(config.asr, loop_guard="off")).transcribe(looping_utterance)
+
+@pytest.mark.parametrize("guard", ["redecode", "cut"])
+def test_real_model_loop_is_guarded(config, whisper_with, looping_utterance, unguarded_words, guard):
+    off = unguarded_words
     assert find_loops(off), "the clip no longer provokes a loop on this model"
-    guarded = WhisperTranscriber(dataclasses.replace(config.asr, loop_guard=guard))
+    guarded = whisper_with(dataclasses.replace(config.asr, loop_guard=guard))
     words = guarded.transcribe(looping_utterance)
     assert words and not find_loops(words) and len(words) < 30
     assert guarded.loops_found == 1
