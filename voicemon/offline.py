@@ -33,7 +33,7 @@ from typing import Callable
 from voicemon.asr.transcriber import Transcriber, transcribe_or_error
 from voicemon.audio.decode import DecodedAudio, iter_chunks, load_call_audio
 from voicemon.config import Config
-from voicemon.escalation.meter import load_meter_params
+from voicemon.escalation.meter import MeterParams, load_meter_params
 from voicemon.events import AsrJob, Event, Word, to_dict
 from voicemon.report.model import build_report
 from voicemon.session import InterpretStages, SignalStages, Step, call_roles, swap_roles
@@ -56,6 +56,7 @@ class Analysis:
         diarization: how a mono call's speakers were found and assigned (``None`` for stereo).
         router: the speaker router used (with the final roles), for a diarized call; its
             ``diarization`` holds the final, word-resegmented labels.
+        params: the meter parameters the call was scored with (read once per call).
     """
 
     events: list[Event]
@@ -64,6 +65,7 @@ class Analysis:
     router: object | None = field(default=None, repr=False)
     global_diarization: object | None = field(default=None, repr=False)
     """The global step's result before word-level resegmentation (mono calls)."""
+    params: MeterParams | None = field(default=None, repr=False)
 
 
 def plan_speakers(audio: DecodedAudio, config: Config):
@@ -193,7 +195,8 @@ def run_analysis(audio: DecodedAudio, config: Config, transcriber: Transcriber, 
             future.cancel()
     if progress:
         progress(1.0, "done")
-    return Analysis(events=events, roles=roles, diarization=info, router=router, global_diarization=global_dia)
+    return Analysis(events=events, roles=roles, diarization=info, router=router, global_diarization=global_dia,
+                    params=params)
 
 
 def _diarize_mono(audio: DecodedAudio, config: Config, transcriber: Transcriber, pool: ThreadPoolExecutor):
@@ -340,7 +343,7 @@ def analyze_call(path: str | os.PathLike[str], config: Config, transcriber: Tran
     }
     if result.diarization is not None:
         meta["diarization"] = result.diarization
-    report = build_report([to_dict(e) for e in events], meta, load_meter_params(config.meter.params))
+    report = build_report([to_dict(e) for e in events], meta, result.params)
     return report, result
 
 

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Callable
 
 from voicemon.audio.segmenter import UtteranceSegmenter
 from voicemon.config import Config
-from voicemon.escalation.coach import Coach, load_playbook
+from voicemon.escalation.coach import Coach
 from voicemon.escalation.conversation import ConversationCues
 from voicemon.escalation.meter import EscalationMeter, MeterParams, load_meter_params
-from voicemon.escalation.text_cues import TextCueDetector, load_lexicon
+from voicemon.escalation.model_files import ModelFiles, model_files
+from voicemon.escalation.text_cues import TextCueDetector
 from voicemon.escalation.valence import WordValence
 from voicemon.events import (
     AsrJob,
@@ -160,18 +161,22 @@ class InterpretStages:
         roles: the call's roles.
         config: options.
         params: meter parameters.
+        models: the lexicon and playbook (default: ``config``'s, parsed once per process by
+            :func:`~voicemon.escalation.model_files.model_files`).
     """
 
-    def __init__(self, roles: tuple[str, ...], config: Config, params: MeterParams) -> None:
+    def __init__(self, roles: tuple[str, ...], config: Config, params: MeterParams,
+                 models: ModelFiles | None = None) -> None:
+        models = models or model_files(config)
         self.roles = roles
         self.now_s = 0.0
         self.conversation = ConversationCues(roles, config.cues)
         self.redactor = Redactor(config.redact)
-        self.text_cues = TextCueDetector(load_lexicon(config.cues.lexicon), fuzzy=config.cues.fuzzy_phrases)
+        self.text_cues = TextCueDetector(dict(models.lexicon), fuzzy=config.cues.fuzzy_phrases)
         self.valence = WordValence()
         self.meter = EscalationMeter(roles, params, config.meter.readings_hz)
         caller = "mixed" if roles == ("mixed",) else "customer"
-        self.coach = Coach(load_playbook(config.coach.playbook), caller, None if caller == "mixed" else "agent")
+        self.coach = Coach(list(models.playbook), caller, None if caller == "mixed" else "agent")
 
     def _cue(self, cue, out: list[Event]) -> None:
         out.append(cue)
