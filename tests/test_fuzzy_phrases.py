@@ -34,6 +34,7 @@ def test_phonetic_codes():
     assert sounds_like("clone", "close") and sounds_like("come", "calm")
     assert not sounds_like("fold", "hold")  # another first sound
     assert not sounds_like("build", "close")
+    assert not sounds_like("doing", "telling")  # "keep doing" on a civil call is not "keep telling"
 
 
 def test_one_misheard_sound_alike_word_is_found_and_says_what_was_heard(lexicon):

@@ -5,8 +5,8 @@ account" as "clone my account", "bear with me" as "bear it with me". :func:`fuzz
 a multi-word lexicon phrase in an utterance's words when
 
 * every phrase word but one is heard exactly, and the one left over sounds like the heard word
-  (their :func:`phonetic` codes — a reduced Metaphone — differ by at most one edit, and share
-  their first sound), or every phrase word is heard exactly with one short word (≤ 3 letters)
+  (their :func:`phonetic` codes — a reduced Metaphone — are equal or differ only in the last
+  sound), or every phrase word is heard exactly with one short word (≤ 3 letters)
   inserted among them ("bear *it* with me");
 * Whisper was unsure of the word that differs: its probability is below
   :data:`MAX_DIFFERING_PROBABILITY` (a confidently heard "come down" stays "come down");
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 MAX_DIFFERING_PROBABILITY = 0.9
 MAX_INSERTED_LETTERS = 3
@@ -72,13 +73,26 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
-def sounds_like(heard: str, said: str) -> bool:
-    """Whether two different words sound alike: same first sound, at most one edit apart
-    (and the longer code has at least two sounds)."""
+def sounds_close(heard: str, said: str) -> bool:
+    """A looser :func:`sounds_like` for where a false match costs little (the redactor's
+    keywords): the same first sound and codes at most one edit apart ("current"/"card")."""
     a, b = phonetic(heard), phonetic(said)
-    if not a or not b or a[0] != b[0]:
+    return bool(a and b and a[0] == b[0] and max(len(a), len(b)) >= 2 and _edits(a, b) <= 1)
+
+
+def sounds_like(heard: str, said: str) -> bool:
+    """Whether two words sound alike: the same :func:`phonetic` code, or codes of two sounds or
+    more that differ only in their last sound (one changed, added or dropped: "clone"/"close",
+    "hole"/"hold"). A difference earlier in the word is another word ("doing"/"telling")."""
+    a, b = phonetic(heard), phonetic(said)
+    if not a or not b:
         return False
-    return _edits(a, b) <= 1 and max(len(a), len(b)) >= 2
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    if len(short) < 2 or len(long_) - len(short) > 1:
+        return False
+    return short[:-1] == long_[:-1] if len(short) == len(long_) else long_[:-1] == short
 
 
 def _word_ok(heard: str, said: str) -> bool:
@@ -99,13 +113,15 @@ class FuzzyMatch:
     inserted: int | None = None
 
 
-def fuzzy_matches(tokens: list[str], probabilities: list[float], phrase: str) -> list[FuzzyMatch]:
+def fuzzy_matches(tokens: list[str], probabilities: list[float], phrase: str,
+                  alike: Callable[[str, str], bool] = sounds_like) -> list[FuzzyMatch]:
     """Places where ``phrase`` was heard with one word misheard or one short word inserted.
 
     Args:
         tokens: the utterance's normalised words (lower case, punctuation stripped).
         probabilities: Whisper's probability of each word.
         phrase: a lexicon phrase (words separated by spaces, ``*`` = any ending).
+        alike: when a heard word stands for a phrase word (default :func:`sounds_like`).
 
     Returns:
         Non-overlapping matches in order (exact matches are not returned).
@@ -117,7 +133,7 @@ def fuzzy_matches(tokens: list[str], probabilities: list[float], phrase: str) ->
     out: list[FuzzyMatch] = []
     i = 0
     while i < len(tokens):
-        match = _substitution(tokens, probabilities, said, i) or _insertion(tokens, probabilities, said, i)
+        match = _substitution(tokens, probabilities, said, i, alike) or _insertion(tokens, probabilities, said, i)
         if match is not None:
             out.append(FuzzyMatch(i, match[0], phrase, *match[1:]))
             i = match[0]
@@ -130,7 +146,7 @@ def _anchor_ok(words: list[str]) -> bool:
     return any(len(w.rstrip("*")) >= MIN_ANCHOR_LETTERS for w in words)
 
 
-def _substitution(tokens, probabilities, said, i):
+def _substitution(tokens, probabilities, said, i, alike):
     k = len(said)
     if i + k > len(tokens):
         return None
@@ -141,7 +157,7 @@ def _substitution(tokens, probabilities, said, i):
     j = wrong[0]
     if said[j].endswith("*") or probabilities[i + j] >= MAX_DIFFERING_PROBABILITY:
         return None
-    if not sounds_like(window[j], said[j]) or not _anchor_ok([w for n, w in enumerate(said) if n != j]):
+    if not alike(window[j], said[j]) or not _anchor_ok([w for n, w in enumerate(said) if n != j]):
         return None
     return i + k, i + j, None
 

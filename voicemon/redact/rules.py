@@ -116,11 +116,12 @@ def keyword_hits(words: list[str]) -> list[tuple[int, str]]:
     """``(index of the keyword's last word, kind)`` for every keyword phrase in ``words``.
 
     A keyword of two or more words also counts heard with one word as a sound-alike ("current
-    number" for "card number", :func:`voicemon.escalation.fuzzy_phrases.fuzzy_matches`): the
+    number" for "card number", :func:`voicemon.escalation.fuzzy_phrases.fuzzy_matches` with the
+    looser :func:`~voicemon.escalation.fuzzy_phrases.sounds_close`): the
     question that names a number is often what the recogniser gets wrong on a phone line, and
     a keyword only widens what a digit run next to it may be.
     """
-    from voicemon.escalation.fuzzy_phrases import fuzzy_matches
+    from voicemon.escalation.fuzzy_phrases import fuzzy_matches, sounds_close
 
     hits: list[tuple[int, str]] = []
     covered: set[int] = set()
@@ -138,7 +139,7 @@ def keyword_hits(words: list[str]) -> list[tuple[int, str]]:
     for phrase, kind in _PHRASES:
         if len(phrase) < 2:
             continue
-        for m in fuzzy_matches(words, unsure, " ".join(phrase)):
+        for m in fuzzy_matches(words, unsure, " ".join(phrase), alike=sounds_close):
             if m.differs is not None and not covered.intersection(range(m.first, m.end)):
                 hits.append((m.end - 1, kind))
                 covered.update(range(m.first, m.end))
