@@ -17,7 +17,6 @@ import numpy as np
 SAMPLE_RATE_HZ = 16000
 """Internal sample rate of every :class:`AudioChunk`."""
 
-ROLES = ("agent", "customer", "mixed")
 LEVELS = ("calm", "tense", "heated", "critical")
 
 

@@ -347,12 +347,6 @@ def analyze_call(path: str | os.PathLike[str], config: Config, transcriber: Tran
     return report, result
 
 
-def default_workers() -> int:
-    """Parallel transcriptions that suit this machine: one per core (see
-    :func:`voicemon.asr.transcriber.parallel_transcriber`)."""
-    return max(1, os.cpu_count() or 1)
-
-
 def report_stem(path: str | os.PathLike[str]) -> str:
     """File-name stem for a call's outputs."""
     return Path(path).stem

@@ -38,11 +38,6 @@ class ResolvedModel:
     name: str
     source: str
 
-    @property
-    def is_local(self) -> bool:
-        """Whether :attr:`location` is a directory on this machine."""
-        return Path(self.location).is_dir()
-
 
 def bundled_model_dir() -> Path | None:
     """The directory of the bundled ``tiny.en`` model, or ``None`` if the package is missing."""

@@ -60,11 +60,6 @@ class UtteranceSegmenter:
         """Whether the party is talking now."""
         return self._in_speech
 
-    @property
-    def noise_floor_db(self) -> float | None:
-        """Current estimate of the line's noise floor in dBFS."""
-        return self._floor_db
-
     def feed(self, chunk: AudioChunk) -> tuple[list, list[AsrJob]]:
         """Take the next chunk of this party's audio.
 

@@ -124,11 +124,6 @@ class Coach:
         self._count = 0
         self._pending: tuple[Rule, str] | None = None
 
-    @property
-    def current(self) -> CoachingPrompt | None:
-        """The prompt that is up now, if any."""
-        return self._current
-
     def on_reading(self, reading: EscalationReading) -> list[CoachingPrompt]:
         """Take a meter reading of either party."""
         out: list[CoachingPrompt] = []

@@ -358,16 +358,6 @@ class EscalationMeter:
         if set(roles) == {"agent", "customer"}:
             self._meters["agent"].other, self._meters["customer"].other = self._meters["customer"], self._meters["agent"]
         self._next_tick = 1
-        self._latest: dict[str, EscalationReading] = {}
-
-    def level(self, role: str) -> str:
-        """Current level of a party (``calm`` for unknown roles)."""
-        m = self._meters.get(role)
-        return m.level if m else "calm"
-
-    def latest(self, role: str) -> EscalationReading | None:
-        """The last reading of a party."""
-        return self._latest.get(role)
 
     def add_frame(self, frame: ProsodyFrame) -> None:
         """Take a prosody frame of one party."""
@@ -387,9 +377,7 @@ class EscalationMeter:
         out: list[EscalationReading] = []
         while self._next_tick * self.period_s <= t + 1e-9:
             tick_t = self._next_tick * self.period_s
-            for role, m in self._meters.items():
-                reading = m.tick(tick_t)
-                self._latest[role] = reading
-                out.append(reading)
+            for m in self._meters.values():
+                out.append(m.tick(tick_t))
             self._next_tick += 1
         return out

@@ -153,11 +153,6 @@ class AsrPool:
             return sum(len(e.job.samples) for e in self._queue
                        if (key is None or e.key == key) and now - e.submitted >= min_wait_s) / SAMPLE_RATE_HZ
 
-    @property
-    def busy(self) -> int:
-        """Workers transcribing now."""
-        return self._busy
-
     def close(self) -> None:
         """Stop the workers after the jobs they are running; queued jobs are cancelled."""
         with self._cond:

@@ -62,7 +62,7 @@ def _score_at(readings: list[dict], t: float) -> float | None:
     return best
 
 
-def compute_stats(events: list[dict], roles: list[str], duration_s: float, period_s: float) -> dict[str, Any]:
+def compute_stats(events: list[dict], roles: list[str], period_s: float) -> dict[str, Any]:
     """Summary statistics of a call from its event log."""
     readings = [e for e in events if e["type"] == "reading"]
     segments = _segments(events)
@@ -227,7 +227,7 @@ def build_report(events: Iterable[dict], meta: dict[str, Any], params: MeterPara
     transcript.sort(key=lambda s: (s["start"], s["role"]))
     prompts = _prompt_outcomes([e for e in events if e["type"] == "prompt"], readings, roles, caller,
                                meta["duration_s"], _outcome_plan(meta))
-    stats = compute_stats(events, roles, meta["duration_s"], period_s)
+    stats = compute_stats(events, roles, period_s)
     stats["prompts_followed_by_fall"] = sum(1 for p in prompts if p["outcome"] and p["outcome"]["goal"] == "fall"
                                             and p["outcome"]["fell"])
     stats["prompts_effective"] = sum(1 for p in prompts if p["outcome"] and p["outcome"]["success"])

@@ -47,12 +47,6 @@ def write_events(events: Iterable[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """Read an event log written by :func:`write_events`."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def write_call_outputs(report: dict[str, Any], out_dir: Path, stem: str, formats: Iterable[str] = ("json", "html"),
                        events: bool = True) -> dict[str, str]:
     """Write a finished call's files: ``<stem>.events.jsonl``, ``<stem>.json``, ``<stem>.html``.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import json
 import logging
 import signal
 import tempfile
@@ -380,8 +379,3 @@ class VoicemonServer:
         return {"status": "stopping" if self.stopping else "ok", "calls": len(self.hub.live_calls()),
                 "watchers": len(self.hub.watchers), "asr_backlog_s": round(self.pool.backlog_s(), 2),
                 "uptime_s": round(time.time() - self.started_wall, 1), "model": getattr(self.transcriber, "name", "")}
-
-
-def json_bytes(obj) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(obj, ensure_ascii=False).encode()
