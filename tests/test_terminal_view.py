@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 from voicemon.live.terminal_view import DOWN, UP, TerminalView
@@ -73,3 +74,67 @@ def test_the_header_survives_redraws_and_keys_act_on_the_prompt_on_screen():
           "priority": 40, "reason": "r", "expires_at": 26.0})
     view({"type": "call_ended", "t": 17.0, "summary": {}})
     assert view.key("a") is None and "(no prompt)" in plain(view.render()) and "(ended)" in plain(view.render())
+
+
+def test_replay_serve_keeps_its_url_on_screen_and_a_key_acks_the_prompt(tmp_path):
+    """H5 + L1 in a real terminal: ``replay --serve`` in a pty shows the agent view's URL on every
+    frame (the view used to wipe it), and pressing ``a`` while a prompt is up acknowledges it (the
+    ack is in the call's event log)."""
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import soundfile as sf
+
+    from conftest import FIXTURES, ROOT
+
+    import numpy as np
+
+    data, rate = sf.read(FIXTURES / "angry_from_start_call.wav", dtype="int16")
+    clip = tmp_path / "angry.wav"  # 12 s of quiet line after the call, so a prompt is up while it still runs
+    tail = (np.random.default_rng(0).standard_normal((12 * rate, data.shape[1])) * 8).astype(np.int16)
+    sf.write(clip, np.concatenate([data, tail]), rate, subtype="PCM_16")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba"), "COLUMNS": "110", "LINES": "40"}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "voicemon", "replay", str(clip), "--speed", "2", "--serve",
+                             "--port", "0", "--report", str(tmp_path / "rep")],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
+    os.close(slave)
+    screen, acked, deadline, sent_at = b"", False, time.monotonic() + 240, 0
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 5)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            text = plain(screen.decode("utf-8", "replace"))
+            if not acked and "[a] done" in text[-2500:]:  # a prompt is on the latest frame
+                os.write(master, b"a")
+                acked, sent_at = True, len(screen)
+            if "the call has ended" in text:
+                break
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            os.close(master)
+    raw = screen.decode("utf-8", "replace")
+    frames = [plain(f) for f in raw.split("\x1b[H\x1b[2J")[1:]]
+    assert frames, plain(raw)[-2000:]
+    assert all(f.startswith("agent view: http://127.0.0.1:") for f in frames), frames[-1][:300]
+    assert acked, frames[-1]
+    log = [json.loads(line) for line in (tmp_path / "rep" / "angry.events.jsonl").read_text().splitlines()]
+    acks = [e for e in log if e["type"] == "prompt_ack"]
+    assert acks and acks[0]["action"] == "acknowledged", plain(raw[sent_at - 200:sent_at + 3000])
+    assert acks[0]["prompt_id"] in {e["id"] for e in log if e["type"] == "prompt"}

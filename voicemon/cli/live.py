@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, TextIO
@@ -69,12 +70,19 @@ async def _wait_for_stop(feed: Callable[[asyncio.Event], Awaitable[object]] | No
 
 class KeyReader:
     """Single key presses from the terminal (cbreak mode: no Enter needed, Ctrl-C still works)
-    passed to ``on_key`` on the event loop; the terminal is restored by :meth:`stop`."""
+    passed to ``on_key`` on the event loop; the terminal is restored by :meth:`stop`.
+
+    The keyboard is read on a small thread (``select`` with a short timeout, then ``os.read``)
+    rather than with ``loop.add_reader``: on a busy loop that shares the terminal with a view
+    redrawing it many times a second, the loop's reader was seen never to fire.
+    """
 
     def __init__(self, on_key: Callable[[str], None]) -> None:
         self.on_key = on_key
         self.fd = sys.stdin.fileno()
         self._saved = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @staticmethod
     def usable() -> bool:
@@ -90,31 +98,38 @@ class KeyReader:
         import termios
         import tty
 
+        loop = asyncio.get_running_loop()
         self._saved = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd)
-        asyncio.get_running_loop().add_reader(self.fd, self._read)
+        self._thread = threading.Thread(target=self._read, args=(loop,), name="voicemon-keys", daemon=True)
+        self._thread.start()
 
-    def _read(self) -> None:
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         import os
+        import select
 
-        try:
-            data = os.read(self.fd, 64).decode("utf-8", "ignore")
-        except OSError:
-            return
-        for ch in data:
-            self.on_key(ch)
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.2)
+                data = os.read(self.fd, 64).decode("utf-8", "ignore") if ready else ""
+            except (OSError, ValueError):
+                return
+            for ch in data:
+                try:
+                    loop.call_soon_threadsafe(self.on_key, ch)
+                except RuntimeError:  # the loop has closed
+                    return
 
     def stop(self) -> None:
         import termios
 
-        if self._saved is None:
-            return
-        try:
-            asyncio.get_running_loop().remove_reader(self.fd)
-        except RuntimeError:
-            pass
-        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
-        self._saved = None
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(1.0)
+            self._thread = None
+        if self._saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
 
 
 class LiveSetup:
