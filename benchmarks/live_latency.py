@@ -14,7 +14,9 @@ Three measurements, all on real recordings replayed at real-time pace through
 With ``--adapter twilio|audiohook|audiofork|audiosocket`` the calls of 1. and 2. go through a
 real ``voicemon serve`` server in this process instead, each streamed by a client speaking that
 platform's protocol (``benchmarks/adapter_clients.py``): the latencies then include the adapter
-(decoding, resampling, the WebSocket or TCP hop). The memory run stays direct.
+(decoding, resampling, the WebSocket or TCP hop). The single call is also replayed directly first,
+in the same run (``single_call_direct``), so the adapter's cost is a difference measured under
+the same load. The memory run stays direct.
 
 Usage::
 
@@ -286,7 +288,15 @@ def main() -> int:
             run = lambda audios, speed: run_calls_through(server, args.adapter, audios, speed)  # noqa: E731
         fixture = next(a for n, a in sources if n == "escalating_call_stereo.wav")
         print("one call at 1x (escalating fixture)...", flush=True)
-        single = await run([("escalating_call_stereo.wav", window(fixture, 0, 30 if args.quick else fixture.duration_s))], 1.0)
+        one_call = [("escalating_call_stereo.wav", window(fixture, 0, 30 if args.quick else fixture.duration_s))]
+        if server is not None:  # the same call without the adapter, in this run: the adapter's cost as a difference
+            direct_pool = AsrPool(transcriber, workers=args.workers)
+            out["single_call_direct"] = await run_calls(direct_pool, config, one_call, 1.0)
+            direct_pool.close()
+            d = out["single_call_direct"]
+            print(f"  direct (no adapter): meter ms p50/p95 = {d['meter_latency_ms']['p50']}/{d['meter_latency_ms']['p95']}; "
+                  f"transcript s p50/p95 = {d['transcript_latency_s']['p50']}/{d['transcript_latency_s']['p95']}", flush=True)
+        single = await run(one_call, 1.0)
         out["single_call"] = single
         print(f"  meter latency ms p50/p95/p99 = {single['meter_latency_ms']['p50']}/{single['meter_latency_ms']['p95']}/"
               f"{single['meter_latency_ms']['p99']}; transcript s p50/p95 = {single['transcript_latency_s']['p50']}/"

@@ -413,6 +413,34 @@ def test_pause_discard_reconnect_join_one_call_and_violations_disconnect(config,
     assert (tmp_path / "calls" / f"{conversation}.json").exists()
 
 
+def test_a_call_at_its_length_limit_is_disconnected_as_completed(config, transcriber, tmp_path):
+    cfg = hook_config(config, tmp_path, server={"max_call_s": 1.0})
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            client = Client()
+            ws = await hook_connect(server.port, session=client.id)
+            conversation = str(uuid.uuid4())
+            await ws.send(client.open(conversation=conversation))
+            client.seen(await recv_json(ws))
+            for _ in range(15):  # 1.5 s of stereo silence
+                await ws.send(bytes([0xFF]) * 1600)
+            disconnect = await recv_json(ws)
+            await ws.send(client.msg("close", {"reason": "disconnect"}))
+            closed = await recv_json(ws)
+            await ws.wait_closed()
+            for _ in range(300):
+                if (tmp_path / "calls" / f"{conversation}.json").exists():
+                    break
+                await asyncio.sleep(0.1)
+            return disconnect, closed, conversation
+
+    disconnect, closed, conversation = asyncio.run(main())
+    assert disconnect["type"] == "disconnect" and disconnect["parameters"]["reason"] == "completed"
+    assert closed["type"] == "closed"
+    assert json.loads((tmp_path / "calls" / f"{conversation}.json").read_text())["duration_s"] <= 1.6
+
+
 def test_full_call_is_monitored_like_analyze(config, transcriber, analysed, labels, tmp_path, tmp_path_factory):
     """The escalating call through AudioHook (stereo PCMU, 100 ms frames, pings every 5 s of
     audio) gives the escalation and prompts `analyze` finds in the same 8 kHz audio, and each

@@ -174,7 +174,8 @@ async def handle_audiohook(server, ws) -> None:
                 return
     except ProtocolError as exc:
         reason, linger = f"protocol error: {exc.code}", 0.0
-        hook_reason = exc.reason if isinstance(exc, AudioHookError) else "error"
+        # the call reached max_call_s: voicemon has done its part (``completed``); anything else is an error
+        hook_reason = exc.reason if isinstance(exc, AudioHookError) else "completed" if exc.code == "call_too_long" else "error"
         log.warning("AudioHook session %s: %s", session.id, exc)
         if shared is not None:  # finish now: nothing analysed is lost
             leaving, shared = shared, None
