@@ -202,7 +202,7 @@ class ServerOptions:
     max_call_s: float = 4 * 3600.0
     max_live_speed: float = 8.0
     watcher_queue: int = 2000
-    out_dir: str = "voicemon-calls"
+    out_dir: str = "voicemon-reports"
     keep_ended_s: float = 300.0
     max_ended_calls: int = 1000
     allowed_hosts: tuple[str, ...] = ()
