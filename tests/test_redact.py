@@ -217,3 +217,12 @@ def test_cvv_and_expiry_after_a_card_beyond_the_carried_words():
     # no card before: the same answer keeps its short numbers
     plain = Redactor(RedactOptions())
     assert "-731." in [w.text for w in plain.feed("customer", words_of("The X -IR -0427 and the COVID -731.", 9.0))]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Can I get your SSN to verify the account? <turn> Sure. 524 31 7780", "Can I get your SSN to verify the account? <turn> Sure. [SSN]"),
+    ("my account is 4471 2290", "my account is [ACCOUNT]"),
+    ("Area code 617, then 555 9876.", "Area code [PHONE]"),
+])
+def test_keyword_choice(text, expected):
+    assert redacted(text) == expected

@@ -37,9 +37,10 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "expiry": ("expiry", "expires", "expire", "expiration", "expiring", "exp", "valid through", "valid until",
                "good through", "good thru", "valid thru", "expiry date"),
     "ssn": ("social", "ssn", "social security", "social security number"),
-    "phone": ("phone", "cell", "mobile", "contact", "contact number", "telephone", "landline", "call me", "reach me", "call back",
+    "phone": ("phone", "cell", "mobile", "contact", "contact number", "area code", "reach you", "call you on", "telephone", "landline", "call me", "reach me", "call back",
               "callback", "call you back", "text me", "phone number", "my number"),
-    "account": ("account", "account number", "acct"),
+    # "account" alone is too common ("can I get your SSN to verify the account?")
+    "account": ("account number", "account no", "account is", "account ending", "acct", "bank account"),
     "routing": ("routing", "sort code", "aba", "transit number"),
     "pin": ("pin", "passcode", "pin number"),
 }
