@@ -21,10 +21,27 @@ from voicemon.cli.common import common_parser, config_from_args
 from voicemon.errors import VoicemonError
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(logging.DEBUG, level), format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("faster_whisper").setLevel(max(logging.WARNING, level))
+LIBRARY_LOGGERS = ("websockets", "asyncio", "numba", "urllib3", "filelock", "redis", "ray")
+"""Libraries whose INFO lines (a websocket handshake per connection…) would drown voicemon's own:
+they log one ``-v`` step quieter than voicemon."""
+
+
+def setup_logging(verbose: int, command: str | None = None) -> None:
+    """Configure logging (the only place that does).
+
+    ``voicemon serve`` logs one INFO line per call (start and end, from ``voicemon.server``)
+    without ``-v``. ``-v`` is voicemon's INFO, ``-vv`` voicemon's DEBUG and the libraries' INFO,
+    ``-vvv`` everything; faster-whisper's per-utterance lines never show below ``WARNING``.
+    """
+    level = max(logging.DEBUG, logging.WARNING - 10 * verbose)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    logging.getLogger("voicemon").setLevel(level)
+    libraries = max(logging.DEBUG, logging.WARNING - 10 * max(0, verbose - 1))
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(libraries)
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING if verbose < 3 else logging.DEBUG)
+    logging.getLogger("voicemon.server").setLevel(min(level, logging.INFO) if command == "serve" else logging.NOTSET)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="voicemon", description="Voice-call de-escalation monitor: transcripts, prosody, an escalation meter and coaching prompts.")
     parser.add_argument("--version", action="version", version=f"voicemon {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output: -v voicemon's INFO, -vv its DEBUG and the libraries' INFO, -vvv everything")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_parser()
     add_analyze_parser(sub, common)
@@ -53,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    _setup_logging(args.verbose)
+    setup_logging(args.verbose, args.command)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "voicemon" / "numba"))
     try:
         return args.func(args, config_from_args(args))
