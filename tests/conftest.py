@@ -127,6 +127,54 @@ def analysed(config, transcriber):
     return run
 
 
+@pytest.fixture(scope="session")
+def real_call_mix(config):
+    """``real_call_mix(name) -> (audio, mix, diarization)`` for a two-channel call of
+    ../shared/data/calls: its decoded channels, their mono mix and the offline diarization of the
+    mix, computed once per session (the offline and the live diarization tests both need it)."""
+    from voicemon.audio.decode import load_call_audio
+    from voicemon.audio.diarize import diarize
+
+    cache: dict[str, tuple] = {}
+
+    def get(name: str) -> tuple:
+        if name not in cache:
+            audio = load_call_audio(SHARED_DATA / "calls" / name)
+            mix = (audio.signals["agent"] + audio.signals["customer"]) / 2
+            cache[name] = (audio, mix, diarize(mix, config.diarization, config.segmenter))
+        return cache[name]
+
+    return get
+
+
+# --- the fast subset -----------------------------------------------------------------------------
+MODEL_FIXTURES = {"transcriber", "real_transcriber", "whisper_with", "analysed"}
+"""Fixtures that run the real Whisper model: a test using one is marked ``slow`` automatically."""
+
+
+SLOW_SUBPROCESS_TESTS = (
+    "test_browser.py::", "test_redact_e2e.py::",
+    "test_bad_input.py::test_each_broken_file", "test_bad_input.py::test_good_silent", "test_bad_input.py::test_globs",
+    "test_live.py::test_replay_cli_jsonl", "test_live.py::test_replay_terminal_view", "test_live.py::test_replay_serve",
+    "test_server.py::test_sigterm", "test_server.py::test_documented_example_clients",
+    "test_server_hardening.py::test_sigkill", "test_server_hardening.py::test_analyze_finishes_the_batch",
+    "test_eval_harness.py::test_eval_clips_on_three", "test_eval_harness.py::test_eval_clips_two_party",
+)
+"""Tests that run the model (or minutes of real audio) in a ``voicemon`` subprocess, by node id
+prefix; a test file may also mark its own tests ``@pytest.mark.slow``."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``slow`` every test that uses the real Whisper model in this process or in a
+    ``voicemon`` subprocess, so ``-m "not slow"`` is the quick subset: pure stages, protocol,
+    config, rendering, synthetic-signal and CLI-usage tests (a server test that needs the model
+    loaded counts as slow)."""
+    for item in items:
+        name = item.nodeid.rsplit("/", 1)[-1]
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or name.startswith(SLOW_SUBPROCESS_TESTS):
+            item.add_marker(pytest.mark.slow)
+
+
 # --- per-test wall and CPU time (opt-in) -------------------------------------------------------
 # VOICEMON_TEST_TIMES=path.jsonl appends one JSON line per test: wall_s and cpu_s (user+system of
 # this process, its threads and its waited-for children, via resource.getrusage) for setup + call

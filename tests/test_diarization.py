@@ -64,12 +64,10 @@ def test_one_voice_stays_one_speaker(config):
 
 @pytest.mark.skipif(not (SHARED_DATA / "calls").is_dir(), reason="../shared/data/calls is not present")
 @pytest.mark.parametrize("name", ["auto_repairs_40_stereo.wav", "auto_repairs_49_stereo.wav"])
-def test_real_single_channels_stay_one_speaker_and_their_mix_splits(config, name):
-    audio = load_call_audio(SHARED_DATA / "calls" / name)
+def test_real_single_channels_stay_one_speaker_and_their_mix_splits(config, real_call_mix, name):
+    audio, _, d = real_call_mix(name)
     for role in ("agent", "customer"):
         assert diarize(audio.signals[role], config.diarization, config.segmenter).n_speakers == 1, role
-    mix = (audio.signals["agent"] + audio.signals["customer"]) / 2
-    d = diarize(mix, config.diarization, config.segmenter)
     assert d.n_speakers == 2
     # frames where exactly one channel talks: the diarization agrees with the channels
     from voicemon.audio.diarize import speech_frames

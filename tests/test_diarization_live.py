@@ -15,7 +15,7 @@ import soundfile as sf
 
 from conftest import FIXTURES, SHARED_DATA
 from voicemon.audio.decode import load_call_audio
-from voicemon.audio.diarize import FRAME_S, diarize
+from voicemon.audio.diarize import FRAME_S
 from voicemon.audio.diarize_online import track_file
 
 STEREO = FIXTURES / "escalating_call_stereo.wav"
@@ -41,14 +41,12 @@ def agreement(live: np.ndarray, offline) -> tuple[float, float]:
 
 @needs_calls
 @pytest.mark.parametrize("name", ["auto_repairs_40_stereo.wav", "auto_repairs_49_stereo.wav"])
-def test_real_mono_mix_goes_mixed_then_split_and_agrees_with_offline(config, name):
-    audio = load_call_audio(CALLS / name)
-    mix = (audio.signals["agent"] + audio.signals["customer"]) / 2
+def test_real_mono_mix_goes_mixed_then_split_and_agrees_with_offline(config, real_call_mix, name):
+    _, mix, offline = real_call_mix(name)
     tracker, live = track_file(mix, config.diarization, config.segmenter)
     assert tracker.split is not None and 5.0 < tracker.split.t <= MAX_SPLIT_S, tracker.summary()
     split_frame = int(round(tracker.split.t / FRAME_S))
     assert np.all(live[:split_frame] == -1), "audio before the split was routed to a speaker"
-    offline = diarize(mix, config.diarization, config.segmenter)
     agree, routed = agreement(live, offline)
     assert routed > 0.9
     assert agree > MIN_AGREEMENT, (agree, tracker.summary())
