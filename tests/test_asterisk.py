@@ -187,8 +187,12 @@ def test_legs_arriving_in_bursts_are_not_shifted_but_a_stalled_leg_is_padded():
     chunks = tracks.feed("agent", np.concatenate([ones] * 3))
     agent = [c for c in chunks if c.role == "agent"]
     assert agent[0].start_sample == 0 and agent[0].samples[0] == 1.0  # not pushed back by silence
-    time.sleep(0.3)  # now the agent's leg stalls: the customer's meter must not wait on it
-    chunks = tracks.feed("customer", np.concatenate([ones] * 2))
+    # a busy moment (nothing from anyone for a while) shifts nothing
+    time.sleep(0.3)
+    assert {c.role for c in tracks.feed("customer", ones)} == {"customer"}
+    # but the customer's leg keeps sending while the agent's stays quiet: the agent's is padded
+    time.sleep(0.3)
+    chunks = tracks.feed("customer", ones)
     padded = [c for c in chunks if c.role == "agent"]
     assert padded and padded[0].start_sample == 3 * 16000 and not padded[0].samples.any()
     assert sum(len(c.samples) for c in padded) == 16000  # within 1 s of the customer

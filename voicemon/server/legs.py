@@ -28,10 +28,11 @@ class TrackAligner:
     """Per-role float samples at one input rate -> 16 kHz :class:`AudioChunk` objects.
 
     A role with nothing to send must not stall the others' meter, but a role whose audio merely
-    arrives in bursts (another socket, read in bigger pieces) must not be shifted either. So a
-    role more than ``max_lag_s`` behind is padded with silence only once nothing has come from
-    it for ``stall_s`` of wall-clock time; a role that will never send (``silent``: the other
-    party of a one-channel stream) is kept level at once.
+    arrives in bursts (another socket, read in bigger pieces, or the event loop busy for a
+    moment) must not be shifted either. So a role more than ``max_lag_s`` behind is padded with
+    silence only once another role has kept sending for ``stall_s`` of wall-clock time without a
+    sample from it (a busy loop delays both, so it pads nothing); a role that will never send
+    (``silent``: the other party of a one-channel stream) is kept level at once.
 
     Args:
         roles: the roles of the call.
@@ -50,8 +51,8 @@ class TrackAligner:
         self.max_lag = int(max_lag_s * rate_hz)
         self.stall_s = stall_s
         self.silent = frozenset(silent)
-        now = time.monotonic()
-        self._last_fed = {r: now for r in self.roles}
+        self._since: dict[str, dict[str, float | None]] = {r: {o: None for o in self.roles} for r in self.roles}
+        """``_since[a][b]``: when ``a`` first sent after ``b``'s last samples (``None``: not since)."""
         self._resamplers = ({r: soxr.ResampleStream(rate_hz, SAMPLE_RATE_HZ, 1, dtype="float32") for r in self.roles}
                             if rate_hz != SAMPLE_RATE_HZ else None)
         self._in = {r: 0 for r in self.roles}
@@ -70,13 +71,16 @@ class TrackAligner:
         """The next samples of one role (then silent roles, and stalled ones lagging too far, are padded)."""
         now = time.monotonic()
         chunks = self._emit(role, samples)
-        self._last_fed[role] = now
+        for waiting in self._since.values():
+            waiting[role] = None
         for other in self.roles:
             if other == role:
                 continue
+            if self._since[role][other] is None:
+                self._since[role][other] = now
             if other in self.silent:
                 lag = self._in[role] - self._in[other]
-            elif now - self._last_fed[other] > self.stall_s:
+            elif now - self._since[role][other] > self.stall_s:
                 lag = self._in[role] - self._in[other] - self.max_lag
             else:
                 continue
