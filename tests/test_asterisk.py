@@ -208,3 +208,25 @@ def test_serve_flags_set_the_audiosocket_listener():
     telephony = config_from_args(args).telephony
     assert (telephony.audiosocket_port, telephony.audiosocket_host) == (9092, "10.0.0.5")
     assert config_from_args(build_parser().parse_args(["serve"])).telephony.audiosocket_port == -1
+
+
+def test_audiosocket_connections_count_against_the_ingest_cap(config, transcriber, tmp_path):
+    cfg = asterisk_config(config, tmp_path, max_ingest_connections=1)
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            port = server.audiosocket_port
+            first_r, first_w = await asyncio.open_connection("127.0.0.1", port)
+            first_w.write(pkt(0x01, leg_uuid(uuid.uuid4(), "in")) + pkt(0x10, b"\0" * 320))
+            await first_w.drain()
+            await asyncio.sleep(0.3)
+            second_r, second_w = await asyncio.open_connection("127.0.0.1", port)
+            refused = await asyncio.wait_for(second_r.read(), 10)
+            second_w.close()
+            first_w.write(pkt(0x00))
+            await first_w.drain()
+            await first_r.read()
+            first_w.close()
+            return refused
+
+    assert asyncio.run(main()) == pkt(0x00)

@@ -178,7 +178,7 @@ class ServerOptions:
         max_ended_calls: most ended calls kept for late watchers (the oldest are dropped first).
         allowed_hosts: ``Host`` names accepted besides localhost and the bound host when no
             token is set (a DNS-rebinding guard; ``*`` = any).
-        max_ingest_connections: ``/ingest`` and ``/twilio`` connections open at once.
+        max_ingest_connections: ``/ingest``, ``/twilio`` and telephony WebSocket connections open at once.
         max_watchers: ``/watch`` connections open at once.
         start_timeout_s: how long an ingest or Twilio connection may take to send its start.
         watcher_send_timeout_s: a watcher that takes longer than this to accept one message

@@ -428,7 +428,28 @@ class LegFeed:
 
 
 async def handle_audiosocket(server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """One AudioSocket TCP connection from Asterisk (one party of a call)."""
+    """One AudioSocket TCP connection from Asterisk (one party of a call).
+
+    Counted with the WebSocket ingest connections: beyond ``max_ingest_connections`` a new
+    connection is answered with a hang-up packet and closed.
+    """
+    if server.connections["ingest"] >= server.options.max_ingest_connections or server.stopping:
+        log.warning("AudioSocket connection refused: %d ingest connections open", server.connections["ingest"])
+        try:
+            writer.write(packet(KIND_HANGUP))
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        writer.close()
+        return
+    server.connections["ingest"] += 1
+    try:
+        await _audiosocket(server, reader, writer)
+    finally:
+        server.connections["ingest"] -= 1
+
+
+async def _audiosocket(server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     parser = AudioSocketParser()
     limit = RateLimit(max(server.options.max_messages_per_s, 120.0))
     feed: LegFeed | None = None
