@@ -135,6 +135,8 @@ def _route(server, request, head: bool):
         if path != "/api/calls":
             return _call_report(server, path[len("/api/calls/"):], head)
         return _calls(server, parse_qs(urlsplit(request.path).query), head)
+    if path == "/favicon.ico":  # a report page asks for one: answer without a console error
+        return response(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head=head)
     name = PAGES.get(path) or (path[len("/static/"):] if path.startswith("/static/") else None)
     body = web_asset(name) if name else None
     if body is None:
