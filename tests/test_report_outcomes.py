@@ -118,3 +118,23 @@ def test_mono_wording_names_the_call_not_someone():
     page = render_html({"roles": ["mixed"], "readings": [{"t": 1.0, "role": "mixed", "score": 50}],
                         "transcript": [{"role": "mixed", "start": 0.5, "end": 2.0, "text": "hello"}]})
     assert "mixed peak" not in page.lower() and "Call (both voices) peak" in page
+
+
+def test_contributions_hide_the_bias_bar_and_a_calm_agent_and_flag_an_escalated_agent():
+    from test_report_html import small_report
+
+    report = small_report()  # the agent stayed calm (peak 15)
+    page = render_html(report)
+    contributions = page.split("Contributions at peak", 1)[1].split("<h2>Transcript", 1)[0]
+    assert 'title="bias"' not in contributions and "resting point" in contributions  # in the sum, not a bar
+    assert "threat to cancel" in contributions and 'title="text:threat_cancel"' in contributions  # human label
+    assert "The agent stayed calm" in contributions and "Agent — score" not in contributions
+    assert "agent-note" not in page
+    # The agent's own meter climbs above the caller's: said at the top and explained below.
+    report["stats"]["per_role"]["agent"].update(peak_score=95.0, peak_level="critical")
+    for r in report["readings"]:
+        if r["role"] == "agent":
+            r["score"], r["level"] = 95.0, "critical"
+    page = render_html(report)
+    assert "agent-note" in page and "above the caller" in page
+    assert "Agent — score 95" in page and "The agent stayed calm" not in page
