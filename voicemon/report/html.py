@@ -8,14 +8,12 @@ Every piece of text taken from the report is HTML-escaped.
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime, timezone
 from html import escape
-from pathlib import PurePath
 from typing import Any
-from urllib.parse import quote
 
+from voicemon.report.html_audio import AUDIO_JS, audio_link, player  # noqa: F401 (audio_link: public here too)
 from voicemon.report.html_plot import (
     DEFAULT_EDGES, LEVELS, PLOT_JS, as_dict, as_list, fmt_time, level_edges, level_for, num, ordered_roles,
     readings_by_role, render_contributions, render_timeline, role_class, role_label,
@@ -504,69 +502,6 @@ def _footer(report: dict) -> str:
             f'{path}</footer>')
 
 
-AUDIO_JS = """
-(function () {
-  "use strict";
-  var audio = document.getElementById("vm-audio"), box = document.getElementById("vm-transcript");
-  if (!audio || !box) { return; }
-  var segs = Array.prototype.slice.call(box.querySelectorAll(".seg[data-start]"));
-  var player = document.getElementById("vm-player"), note = document.getElementById("vm-audio-note");
-  function mark(seg) { segs.forEach(function (s) { s.classList.toggle("playing", s === seg); }); }
-  audio.addEventListener("error", function () {
-    player.classList.add("unreachable");
-    box.parentNode.classList.remove("has-audio");
-    note.textContent = "The recording is not reachable from this page (moved, deleted, or the page is served over HTTP).";
-  });
-  box.addEventListener("click", function (e) {
-    var seg = e.target && e.target.closest ? e.target.closest(".seg[data-start]") : null;
-    if (!seg || player.classList.contains("unreachable")) { return; }
-    if (window.getSelection && String(window.getSelection()).length && !e.target.closest("button")) { return; }
-    e.preventDefault();
-    e.stopPropagation();  // the page's time-button handler would scroll up to the plot
-    audio.currentTime = +seg.dataset.start;
-    var p = audio.play();
-    if (p && p.catch) { p.catch(function () {}); }
-    mark(seg);
-    if (window.vmSetCursor) { window.vmSetCursor(+seg.dataset.start); }
-  }, true);
-  audio.addEventListener("timeupdate", function () {
-    var t = audio.currentTime, cur = null;
-    segs.forEach(function (s) { if (+s.dataset.start <= t + 0.05) { cur = s; } });
-    mark(cur);
-    if (window.vmSetCursor && !audio.paused) { window.vmSetCursor(t); }
-  });
-})();
-"""
-
-
-def audio_link(source: Any, page_dir: str | os.PathLike[str]) -> str | None:
-    """The URL of a call's recording relative to the folder its report is saved in.
-
-    Args:
-        source: the report's ``source`` (a file path for ``analyze`` and ``replay``).
-        page_dir: the folder of the HTML page.
-
-    Returns:
-        A relative, percent-encoded URL, or ``None`` when ``source`` is not a readable local file
-        (a served call's ``ingest:…``, a device) or lies on another drive.
-    """
-    if not isinstance(source, str) or not source or not os.path.isfile(source):
-        return None
-    try:
-        rel = os.path.relpath(os.path.abspath(source), os.path.abspath(page_dir))
-    except ValueError:
-        return None
-    return quote(PurePath(rel).as_posix())
-
-
-def _player(audio_src: str | None) -> str:
-    if not audio_src:
-        return ""
-    return (f'<div class="player" id="vm-player"><audio id="vm-audio" controls preload="metadata" '
-            f'src="{_e(audio_src)}"></audio><span class="muted small" id="vm-audio-note">Click a line to play the '
-            f'call from there.</span></div>')
-
-
 def render_html(report: dict, audio_src: str | None = None) -> str:
     """Render a call report into one self-contained HTML page.
 
@@ -574,7 +509,7 @@ def render_html(report: dict, audio_src: str | None = None) -> str:
         report: the report dict exactly as written to JSON (see :mod:`voicemon.report`); any piece
             may be missing or empty.
         audio_src: a URL of the call's recording, relative to where the page is saved (see
-            :func:`voicemon.report.writers.audio_link`): the transcript gets a player and a click
+            :func:`voicemon.report.html_audio.audio_link`): the transcript gets a player and a click
             on a line plays from there. The audio is linked, never embedded.
 
     Returns:
@@ -588,7 +523,7 @@ def render_html(report: dict, audio_src: str | None = None) -> str:
     title = f"Call report — {report.get('source') or 'unknown source'}"
     body = "".join((_header(report, roles, series, edges, duration), _stat_cards(report, roles, series, edges),
                     _timeline(report, roles, duration, edges), _prompts(report), _contributions(roles, series, report),
-                    _transcript(report, _player(audio_src)), _footer(report)))
+                    _transcript(report, player(audio_src)), _footer(report)))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{_e(title)}</title><style>{_CSS}</style></head>'

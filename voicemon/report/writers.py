@@ -86,9 +86,10 @@ def write_html(report: dict[str, Any], path: Path, audio: bool = True) -> Path:
         report: the call report.
         path: the page to write.
         audio: link the call's recording (its ``source``, when that is a local file) by a path
-            relative to the page, for the player (:func:`voicemon.report.html.audio_link`).
+            relative to the page, for the player (:func:`voicemon.report.html_audio.audio_link`).
     """
-    from voicemon.report.html import audio_link, render_html
+    from voicemon.report.html import render_html
+    from voicemon.report.html_audio import audio_link
 
     src = audio_link(report.get("source"), path.parent) if audio else None
     _atomic_write(path, render_html(report, audio_src=src))
