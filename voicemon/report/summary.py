@@ -281,13 +281,14 @@ def write_summary(rows: Iterable[Mapping[str, Any]], path: Path, merge: bool = T
 
 
 def worst_first_lines(rows: Iterable[Mapping[str, Any]], limit: int = 15) -> list[str]:
-    """The terminal's end-of-batch summary: a totals line, then one line per call, worst first.
+    """The terminal's end-of-batch summary: a totals line, then one line per call, worst first
+    (``!``: the agent's own meter escalated; ``▲``: it peaked above the caller's).
 
     Example::
 
         3 calls, 2 need review (1 critical, 0 heated, 1 agent escalated, 1 failed)
           1. critical  99  heated  48 s  agent calm    5 prompts  calls/a.wav
-          2. tense     41  heated   0 s  agent tense!  1 prompt   calls/b.wav   agent escalated: reached tense, above the caller (52 vs 41)
+          2. tense     41  heated   0 s  agent tense! ▲  1 prompt   calls/b.wav   agent escalated: reached tense, above the caller (52 vs 41)
           3. failed                                                   calls/c.wav   analysis failed: empty file
     """
     ranked = rank_rows(rows)
@@ -302,13 +303,14 @@ def worst_first_lines(rows: Iterable[Mapping[str, Any]], limit: int = 15) -> lis
     for i, r in enumerate(ranked[:limit], start=1):
         reasons = "; ".join(review(r))
         if r.get("status") == "error":
-            lines.append(f"  {i:>{width}}. {'failed':<54} {r.get('file', '')}   {reasons}")
+            lines.append(f"  {i:>{width}}. {'failed':<56} {r.get('file', '')}   {reasons}")
             continue
         score = _num(r.get("caller_peak_score")) or 0.0
         heated = _num(r.get("caller_heated_or_above_s")) or 0.0
         prompts = int(_num(r.get("prompts_fired")) or 0)
         agent_level = r.get("agent_peak_level") or ""
-        agent = f"agent {agent_level}{'!' if agent_escalated(r) else ''}" if agent_level else "one voice"
+        agent = (f"agent {agent_level}{'!' if agent_escalated(r) else ''}{' ▲' if agent_above_caller(r) else ''}"
+                 if agent_level else "one voice")
         lines.append(f"  {i:>{width}}. {str(r.get('caller_peak_level', '')):<9} {score:3.0f}  heated {heated:4.0f} s  "
                      f"{agent:<15} {prompts:2d} prompt{'s' if prompts != 1 else ' '}  {r.get('file', '')}"
                      + (f"   {reasons}" if reasons else ""))
