@@ -97,12 +97,22 @@ def _voicemon(*args, timeout=900):
     return subprocess.run([sys.executable, "-m", "voicemon", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_eval_calls_on_the_labelled_fixtures(tmp_path):
+def test_eval_calls_on_the_labelled_fixtures(tmp_path, transcriber, analysed, monkeypatch, capsys):
+    """``voicemon eval calls`` (its argument parsing, command, table and JSON) run in this process
+    on the session's Whisper model. The session's analyses of the three calls (which other modules
+    use too) put their utterances in the model's memo, so the command gets the words the real model
+    gives without decoding the calls a second time. (``voicemon eval`` as a subprocess: next test.)"""
+    import voicemon.asr.transcriber as asr
+    from voicemon.cli import main
+
+    for name in ("escalating_call_stereo.wav", "escalating_call_mulaw8k.wav", "calm_call_stereo.wav"):
+        analysed(FIXTURES / name)
+    monkeypatch.setattr(asr, "parallel_transcriber", lambda *args, **kwargs: (transcriber, 2))
     out = tmp_path / "calls.json"
-    res = _voicemon("eval", "calls", str(FIXTURES / "labelled_calls.csv"), "--transforms", "clean",
-                    "--out", str(out), "-q")
-    assert res.returncode == 0, res.stderr
-    assert "meter" in res.stdout and "baseline" in res.stdout
+    code = main(["eval", "calls", str(FIXTURES / "labelled_calls.csv"), "--transforms", "clean", "--out", str(out), "-q"])
+    res = capsys.readouterr()
+    assert code == 0, res.err
+    assert "meter" in res.out and "baseline" in res.out
     result = json.loads(out.read_text())
     meter = result["transforms"]["clean"]["meter"]
     assert meter["escalations"] == 2 and meter["detected"] == 2  # stereo and 8 kHz mu-law escalating calls

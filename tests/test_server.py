@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import ROOT
 from server_helpers import (
     ESCALATING,
     collect,
@@ -38,13 +38,15 @@ def stages_only(events):
     return [{k: v for k, v in e.items() if k not in ENVELOPE} for e in events if e["type"] not in LIFECYCLE]
 
 
-def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(config, transcriber, analysed, tmp_path):
+def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(config, real_transcriber, analysed, tmp_path):
+    """Every utterance of the stream is decoded again by the model (no memo): the one parity test
+    that also shows Whisper gives the same words from the server's pool as from analyze's."""
     offline = analysed(ESCALATING)
     cfg = server_config(config, tmp_path)
     rate, channels, frames = int16_frames(frame_ms=100)
 
     async def main():
-        async with running_server(cfg, transcriber) as server:
+        async with running_server(cfg, real_transcriber) as server:
             url = f"ws://127.0.0.1:{server.port}"
             early = asyncio.create_task(collect(url, {"calls": ["fixture"]}))
             await asyncio.sleep(0.2)
