@@ -119,17 +119,6 @@ class Streamer(threading.Thread):
             self.error = exc
 
 
-@pytest.fixture
-def browser():
-    sync_playwright = _playwright()
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 LEVEL_RECORDER = """() => {
   window.__levelsSeen = [];
   const meter = document.getElementById('meter-caller');
@@ -542,7 +531,8 @@ def test_agent_view_follows_its_own_calls_and_says_what_is_wrong(module_browser,
     assert errors == [], errors
 
 
-def test_view_reconnects_after_a_server_restart_without_duplicate_lines(browser, tmp_path):
+def test_view_reconnects_after_a_server_restart_without_duplicate_lines(module_browser, tmp_path):
+    browser = module_browser
     server = Server(tmp_path / "calls")
     server.start()
     try:
