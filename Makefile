@@ -1,12 +1,13 @@
 # voicemon: the two set-up commands (see README.md) and a few helpers.
 #   make demo   create .venv, install voicemon, analyse the bundled escalating call
-#   make test   create .venv, install voicemon + test tools, run the whole test suite
+#   make test   create .venv, install voicemon + test tools, lint (ruff, mypy), run the whole test suite
+#   make lint   ruff check and mypy only
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: demo test bench fixtures clean sysdeps
+.PHONY: demo test lint bench fixtures clean sysdeps
 
 # Debian packages the tests use: chromium (the browser test), ffmpeg (mp3/m4a decoding),
 # espeak-ng and sox (the PII and Whisper-loop tests render their calls at test time), redis-server
@@ -34,8 +35,13 @@ sysdeps:
 	  else echo "note: missing$$missing (not root / no apt-get); the tests that need them will skip"; fi; \
 	fi
 
-test: $(VENV)/.installed sysdeps
+# lint and type-check first (seconds), then the suite
+test: $(VENV)/.installed sysdeps lint
 	$(PY) -m pytest -q -ra
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check voicemon tests benchmarks audio_fixtures
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/offline_speed.py

@@ -50,7 +50,7 @@ def audiohook_headers(port: int, session: str) -> dict[str, str]:
               f'"audiohook-correlation-id" "x-api-key");keyid="{AUDIOHOOK_KEY}";'
               f'nonce="{base64.b64encode(uuid.uuid4().bytes + b"nonce!").decode()}";alg="hmac-sha256";'
               f"created={created};expires={created + 30}")
-    base = "\n".join([f'"@request-target": /audiohook', f'"@authority": 127.0.0.1:{port}',
+    base = "\n".join(['"@request-target": /audiohook', f'"@authority": 127.0.0.1:{port}',
                       *(f'"{k}": {v}' for k, v in headers.items()), f'"@signature-params": {params}'])
     mac = hmac.new(base64.b64decode(AUDIOHOOK_SECRET), base.encode(), hashlib.sha256).digest()
     return {**headers, "signature-input": f"sig1={params}", "signature": f"sig1=:{base64.b64encode(mac).decode()}:"}

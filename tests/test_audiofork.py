@@ -8,7 +8,6 @@ attributes plus ``sampleRate`` and ``mixType``), then binary frames of 16-bit li
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 

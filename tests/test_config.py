@@ -143,7 +143,7 @@ def test_coerce_uses_the_fields_types_not_their_spelling():
 
     from voicemon.config import Config, _coerce, _field_types, sections
 
-    for name, section in sections().items():  # every option takes its own default back unchanged
+    for name in sections():  # every option takes its own default back unchanged
         options = getattr(Config(), name)
         for f in dataclasses.fields(options):
             value = getattr(options, f.name)

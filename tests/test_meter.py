@@ -65,7 +65,7 @@ def test_one_loud_frame_does_not_flip_the_level(params):
 
 def test_cues_add_decay_and_are_capped(params):
     m = EscalationMeter(("agent", "customer"), params, 4.0)
-    for i in range(10):  # ten anger words at once count at most cue_cap times one
+    for _ in range(10):  # ten anger words at once count at most cue_cap times one
         m.add_cue(Cue(t=1.0, role="customer", kind="anger", weight=0.9, evidence="ridiculous", target="customer"))
     r1 = [r for r in m.advance(1.0) if r.role == "customer"][-1]
     assert r1.contributions["text:anger"] == pytest.approx(params.cue_cap * 0.9, abs=0.01)

@@ -269,7 +269,7 @@ def route_words(jobs: list[AsrJob], words: list[Word], dia, roles: tuple[str, st
         if not candidates:
             continue
 
-        def fit(job: AsrJob) -> tuple[float, float]:
+        def fit(job: AsrJob, word: Word = word) -> tuple[float, float]:
             mid = (word.start + word.end) / 2
             outside = max(0.0, job.start_s - mid, mid - job.end_s)
             return (-outside, min(word.end, job.end_s) - max(word.start, job.start_s))

@@ -31,6 +31,7 @@ from voicemon.escalation.valence import WordValence
 from voicemon.events import (
     AsrJob,
     AudioChunk,
+    Cue,
     Event,
     ProsodyFrame,
     PromptAcknowledged,
@@ -148,7 +149,8 @@ def swap_roles(step: Step, swap: dict[str, str]) -> Step:
         step: what :class:`SignalStages` produced.
         swap: old role -> new role.
     """
-    events = [dataclasses.replace(e, role=swap.get(e.role, e.role)) if hasattr(e, "role") else e for e in step.events]
+    events: list[Event] = [dataclasses.replace(e, role=swap.get(e.role, e.role)) if hasattr(e, "role") else e  # type: ignore[arg-type]
+                           for e in step.events]
     jobs = [dataclasses.replace(j, role=swap.get(j.role, j.role), job_id=_swap_name(j.job_id, swap),
                                 utterance_id=_swap_name(j.utterance_id, swap)) for j in step.jobs]
     return Step(events=events, jobs=jobs, watermark_s=step.watermark_s)
@@ -178,7 +180,7 @@ class InterpretStages:
         caller = "mixed" if roles == ("mixed",) else "customer"
         self.coach = Coach(list(models.playbook), caller, None if caller == "mixed" else "agent")
 
-    def _cue(self, cue, out: list[Event]) -> None:
+    def _cue(self, cue: Cue, out: list[Event]) -> None:
         out.append(cue)
         self.meter.add_cue(cue)
         out.extend(self.coach.on_cue(cue, self.now_s))

@@ -60,7 +60,7 @@ class UtteranceSegmenter:
         """Whether the party is talking now."""
         return self._in_speech
 
-    def feed(self, chunk: AudioChunk) -> tuple[list, list[AsrJob]]:
+    def feed(self, chunk: AudioChunk) -> tuple[list[SpeechStarted | SpeechEnded], list[AsrJob]]:
         """Take the next chunk of this party's audio.
 
         Returns:
@@ -69,7 +69,7 @@ class UtteranceSegmenter:
         self._append(chunk.samples)
         data = np.concatenate([self._pending, chunk.samples.astype(np.float32, copy=False)])
         n_frames = len(data) // self._frame
-        events: list = []
+        events: list[SpeechStarted | SpeechEnded] = []
         jobs: list[AsrJob] = []
         if n_frames:
             frames = data[: n_frames * self._frame].reshape(n_frames, self._frame)
@@ -101,9 +101,9 @@ class UtteranceSegmenter:
             final=False,
         )
 
-    def flush(self) -> tuple[list, list[AsrJob]]:
+    def flush(self) -> tuple[list[SpeechStarted | SpeechEnded], list[AsrJob]]:
         """End of the call: close any open utterance."""
-        events: list = []
+        events: list[SpeechStarted | SpeechEnded] = []
         jobs: list[AsrJob] = []
         if self._in_speech:
             end = self._last_speech_end
@@ -158,7 +158,7 @@ class UtteranceSegmenter:
             rise = FLOOR_RISE_DB_PER_S * self.opt.frame_ms / 1000
             self._floor_db += min(db - self._floor_db, rise)
 
-    def _step(self, db: float, events: list, jobs: list[AsrJob]) -> None:
+    def _step(self, db: float, events: list[SpeechStarted | SpeechEnded], jobs: list[AsrJob]) -> None:
         self._update_floor(db)
         floor = self._floor_db if self._floor_db is not None else -100.0
         frame_start = self._next_frame_sample

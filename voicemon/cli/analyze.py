@@ -99,7 +99,7 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
         started = time.monotonic()
         try:
             report = analyze_file(path, config, transcriber, asr_workers=workers,
-                                  progress=lambda f, phase: bar.update(prefix, f, phase))
+                                  progress=lambda f, phase, prefix=prefix: bar.update(prefix, f, phase))
         except VoicemonError as exc:
             bar.done()
             failures += 1

@@ -24,7 +24,6 @@ from voicemon.report.writers import write_call_outputs
 
 if TYPE_CHECKING:  # heavy modules load only when a live command runs
     from voicemon.config import Config
-    from voicemon.live.asr_pool import AsrPool
     from voicemon.live.runner import LiveCall
 
 log = logging.getLogger(__name__)

@@ -146,7 +146,8 @@ def _anchor_ok(words: list[str]) -> bool:
     return any(len(w.rstrip("*")) >= MIN_ANCHOR_LETTERS for w in words)
 
 
-def _substitution(tokens, probabilities, said, i, alike):
+def _substitution(tokens: list[str], probabilities: list[float], said: list[str], i: int,
+                  alike: Callable[[str, str], bool]) -> tuple[int, int | None, int | None] | None:
     k = len(said)
     if i + k > len(tokens):
         return None
@@ -162,7 +163,7 @@ def _substitution(tokens, probabilities, said, i, alike):
     return i + k, i + j, None
 
 
-def _insertion(tokens, probabilities, said, i):
+def _insertion(tokens: list[str], probabilities: list[float], said: list[str], i: int) -> tuple[int, int | None, int | None] | None:
     k = len(said)
     if i + k + 1 > len(tokens) or not _word_ok(tokens[i], said[0]):
         return None

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -135,7 +136,7 @@ def load_meter_params(path: str | None = None, bundled: str = "meter.toml") -> M
     return params
 
 
-def _fusion_v3(d: dict) -> FusionV3:
+def _fusion_v3(d: dict[str, Any]) -> FusionV3:
     return FusionV3(**{f: float(d[f]) for f in FusionV3.__dataclass_fields__})
 
 

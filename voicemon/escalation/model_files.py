@@ -31,10 +31,10 @@ class ModelFiles:
     playbook: tuple[Rule, ...]
 
 
-_CACHE: dict[tuple, ModelFiles] = {}
+_CACHE: dict[tuple[tuple[object, ...], tuple[object, ...]], ModelFiles] = {}
 
 
-def _version(path: str | None) -> tuple:
+def _version(path: str | None) -> tuple[object, ...]:
     """What identifies a file's contents cheaply: ``(path, size, mtime_ns)`` (bundled: ``None``)."""
     if path is None:
         return (None,)

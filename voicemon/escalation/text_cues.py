@@ -192,13 +192,13 @@ class TextCueDetector:
         return cues
 
 
-def _flag(value, name: str = "negatable") -> bool:
+def _flag(value: object, name: str = "negatable") -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return value
 
 
-def _phrase_list(value) -> list[str]:
+def _phrase_list(value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
         raise ValueError(f"unless must be a list of phrases, not {value!r}")
     return value

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from voicemon.errors import ModelUnavailableError
 from voicemon.events import Cue, TranscriptUpdate
@@ -48,7 +49,7 @@ class ValenceParams:
 
 
 @lru_cache(maxsize=1)
-def sentiment_analyzer():
+def sentiment_analyzer() -> Any:
     """The VADER analyzer (its lexicon is read once per process).
 
     Raises:
@@ -69,7 +70,7 @@ class WordValence:
         analyzer: a VADER ``SentimentIntensityAnalyzer`` (default: :func:`sentiment_analyzer`).
     """
 
-    def __init__(self, params: ValenceParams | None = None, analyzer=None) -> None:
+    def __init__(self, params: ValenceParams | None = None, analyzer: Any = None) -> None:
         self.params = params or ValenceParams()
         self._analyzer = analyzer or sentiment_analyzer()
 

@@ -31,7 +31,7 @@ def roc_svg(scored: dict, title: str) -> str:
     height = PANEL_PX + 2 * PAD_PX + 40
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="system-ui,sans-serif" font-size="12">',
-             f'<rect width="100%" height="100%" fill="#fff"/>',
+             '<rect width="100%" height="100%" fill="#fff"/>',
              f'<text x="{PAD_PX}" y="20" font-size="14" font-weight="600">{escape(title)}</text>']
     for i, system in enumerate(systems):
         x0 = PAD_PX + i * (PANEL_PX + PAD_PX)

@@ -102,7 +102,7 @@ class ProsodyTracker:
             role=self.role,
             t0=t0 / SAMPLE_RATE_HZ,
             t1=t1 / SAMPLE_RATE_HZ,
-            loudness_db=float(f["loudness_db"]) if f.get("loudness_db") is not None else -100.0,
+            loudness_db=float(loudness) if (loudness := f.get("loudness_db")) is not None else -100.0,
             pitch_hz=f.get("pitch_hz"),
             pitch_range_st=f.get("pitch_range_st"),
             voiced_ratio=voiced_ratio,
