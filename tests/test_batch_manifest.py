@@ -20,6 +20,8 @@ def test_decide_skips_done_retries_failed_once_and_redoes_changed_calls(tmp_path
     done = {"status": "done", "source_hash": "s1", "config_hash": "c1", "reports": {"json": str(report)}}
     assert decide(None, "s1", "c1", 2) == RUN
     assert decide(done, "s1", "c1", 2, tmp_path) == SKIP_DONE
+    assert decide(done, "s1", "c1", 2, tmp_path, wanted={"json"}) == SKIP_DONE
+    assert decide(done, "s1", "c1", 2, tmp_path, wanted={"json", "html"}) == RUN  # a report it lacks
     assert decide(done, "s2", "c1", 2, tmp_path) == RUN  # the audio changed
     assert decide(done, "s1", "c2", 2, tmp_path) == RUN  # the configuration changed
     report.unlink()
@@ -67,14 +69,13 @@ def test_source_and_config_hashes(tmp_path, config):
     rec = {"source_hash": "sha256:old", "size": stat.size, "mtime_ns": stat.mtime_ns}
     assert known_hash(rec, stat) == "sha256:old"  # unchanged size and mtime: not read again
     assert known_hash({**rec, "size": 1}, stat) is None
-    base = config_hash(config.to_dict(), ["json", "html", "csv"], __version__)
+    base = config_hash(config.to_dict(), __version__)
     moved = dataclasses.replace(config, server=dataclasses.replace(config.server, port=1),
                                 batch=dataclasses.replace(config.batch, actors=7))
-    assert config_hash(moved.to_dict(), ["html", "json"], __version__) == base
+    assert config_hash(moved.to_dict(), __version__) == base
     beam = dataclasses.replace(config, asr=dataclasses.replace(config.asr, beam_size=5))
-    assert config_hash(beam.to_dict(), ["json", "html"], __version__) != base
-    assert config_hash(config.to_dict(), ["json"], __version__) != base
-    assert config_hash(config.to_dict(), ["json", "html"], "0.0.0") != base
+    assert config_hash(beam.to_dict(), __version__) != base
+    assert config_hash(config.to_dict(), "0.0.0") != base
 
 
 def test_inputs_from_folders_globs_and_a_call_list(tmp_path):
@@ -102,3 +103,33 @@ def test_batch_engines_do_not_import_ray_until_used():
             "assert 'ray' not in sys.modules, 'ray imported'; assert 'redis' not in sys.modules, 'redis imported'")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_local_engine_retries_a_failed_call_once_then_leaves_it_until_it_changes(tmp_path, config):
+    """`analyze --engine local` on files that cannot be decoded (no speech is analysed): each failure
+    is recorded, a re-run retries it once, the next skips it, and a changed file is tried again."""
+    from voicemon.batch.engine_local import LocalEngine
+    from voicemon.batch.inputs import collect_items
+    from voicemon.batch.manifest import read_manifest
+    from voicemon.batch.run import run_batch
+    from voicemon.cli import main
+
+    bad, missing, out = tmp_path / "noise.wav", tmp_path / "gone.wav", tmp_path / "qa"
+    bad.write_bytes(b"RIFF but not audio at all")
+    assert main(["analyze", str(bad), str(missing), "--out", str(out), "--engine", "local", "-q"]) == 1
+    first = read_manifest(out)
+    assert {r["status"] for r in first.values()} == {"failed"} and {r["attempts"] for r in first.values()} == {1}
+    assert "no such file" in first[str(missing)]["error"]
+    items = collect_items([str(bad), str(missing)])
+    engine = LocalEngine(config, 1)
+    second = run_batch(items, out, config, ["json", "html", "csv"], engine, say=lambda m: None, warn=lambda m: None)
+    assert (second.analysed, second.skipped, second.failed) == (2, 0, 2)
+    assert {r["attempts"] for r in read_manifest(out).values()} == {2}
+    third = run_batch(items, out, config, ["json", "html", "csv"], engine, say=lambda m: None, warn=lambda m: None)
+    assert (third.analysed, third.skipped, third.failed) == (0, 2, 2)  # failed twice: left as it is
+    bad.write_bytes(b"RIFF still not audio, but a new file")
+    fourth = run_batch(items, out, config, ["json", "html", "csv"], engine, say=lambda m: None, warn=lambda m: None)
+    assert (fourth.analysed, fourth.skipped) == (1, 1)
+    assert read_manifest(out)[str(bad)]["attempts"] == 1  # a new file starts its attempts over
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(",error," in r for r in rows[1:])

@@ -61,23 +61,20 @@ def source_hash(path: str | os.PathLike[str]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def config_hash(config_dict: dict[str, Any], formats: Iterable[str], version: str) -> str:
-    """What makes two analyses of the same audio give the same files.
+def config_hash(config_dict: dict[str, Any], version: str) -> str:
+    """What makes two analyses of the same audio give the same reports.
 
     Args:
         config_dict: :meth:`voicemon.config.Config.to_dict` (it names the model too).
-        formats: the report formats written (``json``, ``html``).
         version: voicemon's version.
 
     Returns:
-        ``sha256:<hex>`` of the analysis-relevant configuration, the formats and the version.
+        ``sha256:<hex>`` of the analysis-relevant configuration and the version. (Which files
+        are written is not part of it: a finished call lacking a file a re-run asks for is
+        analysed again, see :func:`decide`.)
     """
     relevant = {k: v for k, v in config_dict.items() if k not in CONFIG_SECTIONS_IGNORED}
-    for section, names in CONFIG_OPTIONS_IGNORED.items():
-        if isinstance(relevant.get(section), dict):
-            relevant[section] = {k: v for k, v in relevant[section].items() if k not in names}
-    body = json.dumps({"config": relevant, "formats": sorted(set(formats) - {"csv"}), "version": version},
-                      sort_keys=True, ensure_ascii=False)
+    body = json.dumps({"config": relevant, "version": version}, sort_keys=True, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -108,7 +105,7 @@ def known_hash(record: dict | None, stat: FileStat | None) -> str | None:
 
 
 def decide(record: dict | None, src_hash: str | None, cfg_hash: str, max_attempts: int,
-           out_dir: Path | None = None) -> str:
+           out_dir: Path | None = None, wanted: Iterable[str] = ()) -> str:
     """What a run does with one call, given its last manifest record.
 
     Args:
@@ -118,6 +115,8 @@ def decide(record: dict | None, src_hash: str | None, cfg_hash: str, max_attempt
         cfg_hash: the run's configuration hash.
         max_attempts: analyses of the same audio and configuration before a failure is final.
         out_dir: where its reports are (a done call whose files are gone is run again).
+        wanted: the kinds of file this run writes (``json``, ``html``, ``events``): a done call
+            without one of them is run again.
 
     Returns:
         ``run``, ``skip_done`` (finished with the same audio and configuration) or
@@ -130,8 +129,10 @@ def decide(record: dict | None, src_hash: str | None, cfg_hash: str, max_attempt
         return RUN
     status = record.get("status")
     if status == DONE:
-        paths = list((record.get("reports") or {}).values())
-        if out_dir is not None and not all(Path(p).exists() for p in paths):
+        reports = record.get("reports") or {}
+        if any(kind not in reports for kind in wanted):
+            return RUN
+        if out_dir is not None and not all(Path(p).exists() for p in reports.values()):
             return RUN
         return SKIP_DONE
     if status == FAILED and int(record.get("attempts", 0)) >= max_attempts:

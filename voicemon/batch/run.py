@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from voicemon import __version__
 from voicemon.batch import manifest as mf
@@ -62,6 +62,14 @@ def unique_stem(stem: str, used: set[str]) -> str:
     return candidate
 
 
+def wanted_files(formats: list[str]) -> set[str]:
+    """The kinds of per-call file a run with these formats writes."""
+    from voicemon.report import writers
+
+    events = "events" in formats or "events" not in writers.FORMATS
+    return {k for k in ("json", "html") if k in formats} | ({"events"} if events else set())
+
+
 def write_outputs(report: dict, out_dir: Path, stem: str, formats: list[str]) -> dict[str, str]:
     """A call's files, exactly as ``voicemon analyze`` writes them (each written atomically)."""
     from voicemon.report import writers
@@ -70,8 +78,8 @@ def write_outputs(report: dict, out_dir: Path, stem: str, formats: list[str]) ->
     return writers.write_call_outputs(report, out_dir, stem, formats, events=events)  # it is not a format
 
 
-def plan(items: list[BatchItem], manifest: mf.Manifest, cfg_hash: str, max_attempts: int
-         ) -> list[tuple[BatchItem, str, dict]]:
+def plan(items: list[BatchItem], manifest: mf.Manifest, cfg_hash: str, max_attempts: int,
+         wanted: Iterable[str] = ()) -> list[tuple[BatchItem, str, dict]]:
     """Per call: ``(item, decision, fields)`` with its source identity and report stem.
 
     A call keeps the stem its manifest record has; a new call gets the first free one.
@@ -82,12 +90,12 @@ def plan(items: list[BatchItem], manifest: mf.Manifest, cfg_hash: str, max_attem
         record = manifest.get(item.key)
         stat = mf.FileStat.of(item.key)
         src = mf.known_hash(record, stat)
-        if src is None and stat is not None:
+        if src is None and stat is not None and record is not None:  # a new call is hashed by its worker
             try:
                 src = mf.source_hash(item.key)
             except OSError:
                 src = None
-        decision = mf.decide(record, src, cfg_hash, max_attempts, manifest.out_dir)
+        decision = mf.decide(record, src, cfg_hash, max_attempts, manifest.out_dir, wanted)
         stem = (record or {}).get("stem") or unique_stem(Path(item.source).stem, used)
         same = record is not None and record.get("source_hash") == src and record.get("config_hash") == cfg_hash
         fields = {"source": item.source, "stem": stem, "source_hash": src, "config_hash": cfg_hash,
@@ -121,11 +129,11 @@ def run_batch(items: list[BatchItem], out_dir: Path, config, formats: list[str],
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     outcome = BatchOutcome(total=len(items))
-    cfg_hash = mf.config_hash(config.to_dict(), formats, __version__)
+    cfg_hash = mf.config_hash(config.to_dict(), __version__)
     with mf.Manifest.open(out_dir) as manifest:
         if manifest.torn_lines:
             warn(f"note: {manifest.path} had {manifest.torn_lines} torn line(s) from a killed run (ignored)")
-        planned = plan(items, manifest, cfg_hash, config.batch.max_attempts)
+        planned = plan(items, manifest, cfg_hash, config.batch.max_attempts, wanted_files(formats))
         todo = {item.key: (item, fields) for item, decision, fields in planned if decision == mf.RUN}
         outcome.skipped = len(planned) - len(todo)
         if outcome.skipped:
@@ -203,7 +211,7 @@ def _record_result(manifest: mf.Manifest, result: CallResult, item: BatchItem, f
                    formats: list[str]) -> dict:
     """Write one finished call's files, then record it (done or failed) in the manifest."""
     common = {"elapsed_s": result.elapsed_s, "cpu_s": result.cpu_s, "worker": result.worker,
-              "finished_at": round(time.time(), 3)}
+              "finished_at": round(time.time(), 3), "source_hash": result.source_hash or fields["source_hash"]}
     report = result.report
     if report is not None:
         try:

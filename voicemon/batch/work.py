@@ -30,6 +30,8 @@ class CallResult:
         elapsed_s: wall time of the analysis.
         cpu_s: CPU time the worker's process spent on it (all its threads).
         worker: ``host:pid`` of the worker.
+        source_hash: SHA-256 of the audio as the worker read it (``None``: unreadable), so the
+            driver never reads a new call's audio itself.
     """
 
     key: str
@@ -38,6 +40,7 @@ class CallResult:
     elapsed_s: float = 0.0
     cpu_s: float = 0.0
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    source_hash: str | None = None
 
 
 def _process_cpu_s() -> float:
@@ -58,10 +61,15 @@ def analyze_call(key: str, source: str, config, transcriber, asr_workers: int) -
     Returns:
         The report, or the error that stopped it.
     """
+    from voicemon.batch.manifest import source_hash
     from voicemon.offline import analyze_file
 
     started, cpu0 = time.perf_counter(), _process_cpu_s()
     result = CallResult(key)
+    try:
+        result.source_hash = source_hash(key)
+    except OSError:
+        pass  # analyze_file says why it cannot be read
     try:
         report = analyze_file(key, config, transcriber, asr_workers=asr_workers)
         report["source"] = source
