@@ -88,12 +88,19 @@ class RayEngine:
         self.address = opts.address
         self._started_here = False
         if not ray.is_initialized():
-            try:
-                ray.init(address=self.address or None, include_dashboard=False, log_to_driver=True,
-                         configure_logging=False)
-            except Exception as exc:  # noqa: BLE001 — Ray raises many kinds; say which cluster failed
-                where = self.address or "a local Ray instance"
-                raise BatchError(f"cannot start or reach Ray at {where}: {type(exc).__name__}: {exc}") from None
+            for attempt in (1, 2):
+                try:
+                    ray.init(address=self.address or None, include_dashboard=False, log_to_driver=True,
+                             configure_logging=False)
+                    break
+                except Exception as exc:  # noqa: BLE001 — Ray raises many kinds; say which cluster failed
+                    ray.shutdown()
+                    # a local raylet has a fixed 30 s to register; a saturated machine can miss it once
+                    if attempt == 1 and not self.address and "timed out during startup" in str(exc):
+                        log.warning("Ray did not start in time; trying once more")
+                        continue
+                    where = self.address or "a local Ray instance"
+                    raise BatchError(f"cannot start or reach Ray at {where}: {_one_line(exc)}") from None
             self._started_here = True
         self.workers = max(1, int(opts.actor_cpus))
         self.actor_cls = ray.remote(num_cpus=opts.actor_cpus, num_gpus=opts.actor_gpus or None,
