@@ -29,6 +29,38 @@ FULL_WINDOW_FRAMES = 3000
 _context = threading.local()
 _patch_lock = threading.Lock()
 
+PAD_OR_TRIM_TESTED = ("1.2",)
+"""faster-whisper minor versions whose ``transcribe.py`` was read and measured with the patch
+below: it imports ``pad_or_trim(array, length=3000, *, axis=-1)`` from ``faster_whisper.audio``
+into its own namespace and calls it on each segment's features before the encoder. On any other
+version the patch is not installed (full 30 s window, slower, same words) and a warning says so;
+``tests/test_asr_patch.py`` fails so that the new version gets read before it is trusted."""
+
+
+def short_context_unsupported(fwt) -> str | None:
+    """Why the ``pad_or_trim`` patch must not be installed on this faster-whisper (``None``: it may).
+
+    Args:
+        fwt: the ``faster_whisper.transcribe`` module.
+    """
+    import inspect
+
+    import faster_whisper
+
+    version = str(getattr(faster_whisper, "__version__", "unknown"))
+    if ".".join(version.split(".")[:2]) not in PAD_OR_TRIM_TESTED:
+        return f"faster-whisper {version} is not a tested version ({', '.join(PAD_OR_TRIM_TESTED)})"
+    original = getattr(fwt, "pad_or_trim", None)
+    if original is None:
+        return "faster_whisper.transcribe has no pad_or_trim"
+    params = list(inspect.signature(original).parameters.values())
+    if [(p.name, p.kind, p.default) for p in params] != [
+            ("array", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
+            ("length", inspect.Parameter.POSITIONAL_OR_KEYWORD, FULL_WINDOW_FRAMES),
+            ("axis", inspect.Parameter.KEYWORD_ONLY, -1)]:
+        return f"pad_or_trim{inspect.signature(original)} is not pad_or_trim(array, length=3000, *, axis=-1)"
+    return None
+
 
 def _install_short_context() -> bool:
     """Let faster-whisper encode less than its fixed 30 s window, per calling thread.
@@ -36,8 +68,9 @@ def _install_short_context() -> bool:
     faster-whisper pads every segment's features to 3000 frames with ``pad_or_trim`` before the
     encoder. CTranslate2 accepts shorter inputs, so inside :func:`_short_context` we pad only to
     ``max(min_frames, length + 1 s)``. Calls made outside it (any other user of faster-whisper in
-    the process) keep the original behaviour. Returns False if this faster-whisper has no such
-    hook, in which case the full window is used.
+    the process) keep the original behaviour. Returns False if this faster-whisper is not one
+    the patch was checked against (:data:`PAD_OR_TRIM_TESTED`, :func:`short_context_unsupported`),
+    in which case the full window is used.
     """
     try:
         import faster_whisper.transcribe as fwt
@@ -46,9 +79,11 @@ def _install_short_context() -> bool:
     with _patch_lock:
         if getattr(fwt, "_voicemon_patched", False):
             return True
-        original = getattr(fwt, "pad_or_trim", None)
-        if original is None:
+        reason = short_context_unsupported(fwt)
+        if reason is not None:
+            log.warning("%s: Whisper encodes every utterance in the full 30 s window (slower, same words)", reason)
             return False
+        original = fwt.pad_or_trim
 
         def pad_or_trim(array, length: int = FULL_WINDOW_FRAMES, *, axis: int = -1):
             min_frames = getattr(_context, "min_frames", None)
