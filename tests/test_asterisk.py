@@ -88,7 +88,7 @@ def asterisk_config(config, tmp_path, **server):
     return dataclasses.replace(cfg, telephony=dataclasses.replace(cfg.telephony, audiosocket_port=0))
 
 
-async def audiosocket_leg_stream(port, leg: bytes, frames, speed=None, hangup=True):
+async def audiosocket_leg_stream(port, leg: bytes, frames, speed=None, hangup=True, frame_s=0.02):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(pkt(0x01, leg))
     t0 = time.monotonic()
@@ -96,7 +96,7 @@ async def audiosocket_leg_stream(port, leg: bytes, frames, speed=None, hangup=Tr
         writer.write(pkt(0x10, frame))
         await writer.drain()
         if speed:
-            due = t0 + (i + 1) * 0.02 / speed
+            due = t0 + (i + 1) * frame_s / speed
             if due > time.monotonic():
                 await asyncio.sleep(due - time.monotonic())
     if hangup:
@@ -153,13 +153,15 @@ def test_two_snoop_legs_are_one_call_and_bad_streams_are_hung_up(config, transcr
 def test_full_call_over_two_audiosockets_is_monitored_like_analyze(config, transcriber, analysed, labels, tmp_path,
                                                                      tmp_path_factory):
     """The escalating call as two AudioSocket legs (snoop in = customer, out = agent; slin 8 kHz,
-    20 ms packets) gives the escalation and prompts `analyze` finds in the same audio."""
+    100 ms packets) gives the escalation and prompts `analyze` finds in the same audio."""
     wav, _, pcm = telephone_audio(tmp_path_factory)
     offline = analysed(wav)
     cfg = asterisk_config(config, tmp_path, max_messages_per_s=1000.0)
     base = uuid.uuid4()
     call_id = str(uuid.UUID(bytes=base.bytes[:15] + b"\0"))
-    frames = {role: [pcm[i:i + 160, col].astype("<i2").tobytes() for i in range(0, len(pcm), 160)]
+    # 100 ms packets (the length field allows any size; Asterisk's own are 20 ms): the test client
+    # shares the server's process, and five times fewer packets leave the CPU to the analysis
+    frames = {role: [pcm[i:i + 800, col].astype("<i2").tobytes() for i in range(0, len(pcm), 800)]
               for role, col in (("agent", 0), ("customer", 1))}
 
     async def main():
@@ -168,36 +170,45 @@ def test_full_call_over_two_audiosockets_is_monitored_like_analyze(config, trans
             watcher = asyncio.create_task(collect(url, {"calls": [call_id]}))
             await asyncio.sleep(0.2)
             await asyncio.gather(
-                audiosocket_leg_stream(server.audiosocket_port, leg_uuid(base, "in"), frames["customer"], speed=SPEED),
-                audiosocket_leg_stream(server.audiosocket_port, leg_uuid(base, "out"), frames["agent"], speed=SPEED))
+                audiosocket_leg_stream(server.audiosocket_port, leg_uuid(base, "in"), frames["customer"], speed=SPEED, frame_s=0.1),
+                audiosocket_leg_stream(server.audiosocket_port, leg_uuid(base, "out"), frames["agent"], speed=SPEED, frame_s=0.1))
             return await watcher
 
     events = asyncio.run(main())
     assert_like_offline(events, offline, labels, call_id=call_id)
 
 
-def test_legs_arriving_in_bursts_are_not_shifted_but_a_stalled_leg_is_padded():
+def test_legs_arriving_in_bursts_are_kept_in_step_and_a_stalled_leg_is_filled():
     from voicemon.server.legs import TrackAligner
 
     tracks = TrackAligner(("agent", "customer"), 16000, stall_s=0.2)
     ones = np.ones(16000, np.float32)
-    # the customer's leg delivers 3 s at once (a big read) while the agent's is a moment late
+    # the customer's leg delivers 3 s at once (a big read) while the agent's is a moment late:
+    # the customer's audio is held back (0.2 s beyond the agent's), not run ahead of it
     chunks = tracks.feed("customer", np.concatenate([ones] * 3))
-    assert {c.role for c in chunks} == {"customer"}
+    assert {c.role for c in chunks} == {"customer"} and sum(len(c.samples) for c in chunks) == 3200
     chunks = tracks.feed("agent", np.concatenate([ones] * 3))
     agent = [c for c in chunks if c.role == "agent"]
     assert agent[0].start_sample == 0 and agent[0].samples[0] == 1.0  # not pushed back by silence
-    # a busy moment (nothing from anyone for a while) shifts nothing
+    assert sum(len(c.samples) for c in chunks if c.role == "customer") == 3 * 16000 - 3200
+    # a busy moment (nothing from anyone for a while) fills nothing
     time.sleep(0.3)
-    assert {c.role for c in tracks.feed("customer", ones)} == {"customer"}
-    # but the customer's leg keeps sending while the agent's stays quiet: the agent's is padded
+    tracks.feed("customer", ones)
+    assert tracks.filled_s["agent"] == 0.0
+    # but the customer's leg keeps sending while the agent's stays quiet: the agent's is filled
     time.sleep(0.3)
     chunks = tracks.feed("customer", ones)
-    padded = [c for c in chunks if c.role == "agent"]
-    assert padded and padded[0].start_sample == 3 * 16000 and not padded[0].samples.any()
-    assert sum(len(c.samples) for c in padded) == 16000  # within 1 s of the customer
+    filled = [c for c in chunks if c.role == "agent"]
+    assert filled and filled[0].start_sample == 3 * 16000 and not filled[0].samples.any()
+    assert tracks.filled_s["agent"] == 2.0
+    # a leg that hung up: the other one is never held back again
+    tracks.close_role("agent")
+    assert sum(len(c.samples) for c in tracks.feed("customer", ones) if c.role == "customer") == 16000
     mono = TrackAligner(("agent", "customer"), 16000, silent=("agent",))
     assert sum(len(c.samples) for c in mono.feed("customer", ones[:320]) if c.role == "agent") == 320
+    stereo = TrackAligner(("agent", "customer"), 8000)
+    out = stereo.feed_all({"agent": ones[:800], "customer": ones[:800]}) + stereo.flush()
+    assert {r: sum(len(c.samples) for c in out if c.role == r) for r in ("agent", "customer")} == {"agent": 1600, "customer": 1600}
 
 
 def test_serve_flags_set_the_audiosocket_listener():

@@ -20,57 +20,58 @@ from voicemon.events import SAMPLE_RATE_HZ, AudioChunk
 
 log = logging.getLogger(__name__)
 
-MAX_TRACK_LAG_S = 1.0
-"""Most media time one role may fall behind another before it is filled with silence."""
+MAX_SKEW_S = 0.2
+"""How far one role's audio may run ahead of another's before it is held back."""
 
 
 class TrackAligner:
-    """Per-role float samples at one input rate -> 16 kHz :class:`AudioChunk` objects.
+    """Per-role float samples at one input rate -> 16 kHz :class:`AudioChunk` objects, in step.
 
-    A role with nothing to send must not stall the others' meter, but a role whose audio merely
-    arrives in bursts (another socket, read in bigger pieces, or the event loop busy for a
-    moment) must not be shifted either. So a role more than ``max_lag_s`` behind is padded with
-    silence only once another role has kept sending for ``stall_s`` of wall-clock time without a
-    sample from it (a busy loop delays both, so it pads nothing); a role that will never send
-    (``silent``: the other party of a one-channel stream) is kept level at once.
+    The roles of a call may arrive on different sockets, each in its own bursts (a big read, an
+    event loop busy for a moment). The stages should see them as ``analyze`` does: side by side.
+    So a role's audio is passed on only up to ``max_skew_s`` beyond what every other role has
+    delivered; the rest waits. A role that has nothing to send must not stall the others, so a
+    role from which nothing has come while another kept sending for ``stall_s`` of wall-clock
+    time is filled with silence up to the others; a role that will never send (``silent``: the
+    other party of a one-channel stream, or a leg that hung up) is kept level at once.
 
     Args:
         roles: the roles of the call.
         rate_hz: the input sample rate (the same for every role).
-        max_lag_s: how far (media time) a stalled role may fall behind before it is padded.
-        stall_s: wall-clock time without audio after which a lagging role counts as stalled.
+        max_skew_s: how far one role may run ahead of the others before it is held back.
+        stall_s: wall-clock time another role must keep sending before a silent one is filled.
         silent: roles no audio will ever come for.
     """
 
-    def __init__(self, roles: tuple[str, ...], rate_hz: int, max_lag_s: float = MAX_TRACK_LAG_S,
+    def __init__(self, roles: tuple[str, ...], rate_hz: int, max_skew_s: float = MAX_SKEW_S,
                  stall_s: float = 1.0, silent: tuple[str, ...] = ()) -> None:
         import soxr
 
         self.roles = tuple(roles)
         self.rate_hz = rate_hz
-        self.max_lag = int(max_lag_s * rate_hz)
+        self.max_skew = int(max_skew_s * rate_hz)
         self.stall_s = stall_s
-        self.silent = frozenset(silent)
-        self._since: dict[str, dict[str, float | None]] = {r: {o: None for o in self.roles} for r in self.roles}
-        """``_since[a][b]``: when ``a`` first sent after ``b``'s last samples (``None``: not since)."""
+        self.silent = set(silent)
         self._resamplers = ({r: soxr.ResampleStream(rate_hz, SAMPLE_RATE_HZ, 1, dtype="float32") for r in self.roles}
                             if rate_hz != SAMPLE_RATE_HZ else None)
-        self._in = {r: 0 for r in self.roles}
+        self._received = {r: 0 for r in self.roles}  # input samples per role, silence fills included
+        self._pending: dict[str, list[np.ndarray]] = {r: [] for r in self.roles}
+        self._in = {r: 0 for r in self.roles}  # input samples passed on
         self._out = {r: 0 for r in self.roles}
+        self._since: dict[str, dict[str, float | None]] = {r: {o: None for o in self.roles} for r in self.roles}
+        """``_since[a][b]``: when ``a`` first sent after ``b``'s last samples (``None``: not since)."""
+        self.filled_s = {r: 0.0 for r in self.roles}
+        """Silence filled in for each role because it sent nothing (diagnostics)."""
 
     @property
     def input_s(self) -> float:
         """Media time of the most advanced role."""
-        return max(self._in.values()) / self.rate_hz
-
-    def samples_in(self, role: str) -> int:
-        """Input samples of ``role`` so far (silence fills included)."""
-        return self._in[role]
+        return max(self._received.values()) / self.rate_hz
 
     def feed(self, role: str, samples: np.ndarray) -> list[AudioChunk]:
-        """The next samples of one role (then silent roles, and stalled ones lagging too far, are padded)."""
+        """The next samples of one role; returns what every role may pass on now."""
         now = time.monotonic()
-        chunks = self._emit(role, samples)
+        self._add(role, samples)
         for waiting in self._since.values():
             waiting[role] = None
         for other in self.roles:
@@ -78,45 +79,80 @@ class TrackAligner:
                 continue
             if self._since[role][other] is None:
                 self._since[role][other] = now
-            if other in self.silent:
-                lag = self._in[role] - self._in[other]
-            elif now - self._since[role][other] > self.stall_s:
-                lag = self._in[role] - self._in[other] - self.max_lag
-            else:
-                continue
-            if lag > 0:
-                chunks += self._emit(other, np.zeros(lag, np.float32))
-        return chunks
+            stalled = now - self._since[role][other] > self.stall_s
+            if other in self.silent or stalled:
+                self._fill(other, self._received[role])
+        return self._release()
 
     def feed_all(self, channels: dict[str, np.ndarray]) -> list[AudioChunk]:
         """Samples of several roles covering the same stretch of time (e.g. one stereo frame)."""
-        chunks: list[AudioChunk] = []
         for role, samples in channels.items():
-            chunks += self._emit(role, samples)
-        return chunks
+            self._add(role, samples)
+        for role in self.silent:
+            self._fill(role, max(self._received.values()))
+        return self._release()
 
     def silence(self, seconds: float) -> list[AudioChunk]:
         """Advance every role by ``seconds`` of silence (audio the source discarded)."""
-        chunks: list[AudioChunk] = []
-        n = int(round(seconds * self.rate_hz))
+        end = max(self._received.values()) + int(round(seconds * self.rate_hz))
         for role in self.roles:
-            for start in range(0, n, self.rate_hz):
-                chunks += self._emit(role, np.zeros(min(self.rate_hz, n - start), np.float32))
-        return chunks
+            self._fill(role, end)
+        return self._release()
+
+    def close_role(self, role: str) -> list[AudioChunk]:
+        """No more audio will come for ``role`` (its leg hung up): it is kept level from now on."""
+        self.silent.add(role)
+        self._fill(role, max(self._received.values()))
+        return self._release()
 
     def flush(self) -> list[AudioChunk]:
-        """Pad every role to the same length and drain the resamplers."""
-        end = max(self._in.values())
+        """Pad every role to the same length, pass everything on and drain the resamplers."""
+        end = max(self._received.values())
         chunks: list[AudioChunk] = []
         for role in self.roles:
-            if end > self._in[role]:
-                chunks += self._emit(role, np.zeros(end - self._in[role], np.float32))
+            self._fill(role, end)
+            chunks += self._emit(role, self._take(role, self._received[role] - self._in[role]))
             if self._resamplers is not None:
                 chunks += self._emit(role, np.zeros(0, np.float32), last=True)
         return chunks
 
-    def _emit(self, role: str, samples: np.ndarray, last: bool = False) -> list[AudioChunk]:
+    def _add(self, role: str, samples: np.ndarray) -> None:
         samples = np.ascontiguousarray(samples, dtype=np.float32)
+        if len(samples):
+            self._pending[role].append(samples)
+            self._received[role] += len(samples)
+
+    def _fill(self, role: str, end: int) -> None:
+        gap = end - self._received[role]
+        if gap > 0:
+            self.filled_s[role] += gap / self.rate_hz
+            for start in range(0, gap, self.rate_hz):  # in 1 s pieces
+                self._add(role, np.zeros(min(self.rate_hz, gap - start), np.float32))
+
+    def _release(self) -> list[AudioChunk]:
+        limit = min(self._received.values()) + self.max_skew
+        chunks: list[AudioChunk] = []
+        for role in self.roles:
+            n = min(limit, self._received[role]) - self._in[role]
+            if n > 0:
+                chunks += self._emit(role, self._take(role, n))
+        return chunks
+
+    def _take(self, role: str, n: int) -> np.ndarray:
+        """The first ``n`` pending samples of ``role``."""
+        parts, pending, got = [], self._pending[role], 0
+        while pending and got < n:
+            head = pending[0]
+            if got + len(head) <= n:
+                parts.append(pending.pop(0))
+                got += len(head)
+            else:
+                parts.append(head[: n - got])
+                pending[0] = head[n - got:]
+                got = n
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def _emit(self, role: str, samples: np.ndarray, last: bool = False) -> list[AudioChunk]:
         self._in[role] += len(samples)
         out = self._resamplers[role].resample_chunk(samples, last=last) if self._resamplers is not None else samples
         if not len(out):

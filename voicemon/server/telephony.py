@@ -418,11 +418,15 @@ class LegFeed:
     async def leave(self, reason: str) -> None:
         """The leg ended: the resampler's tail goes in; the call ends with its last leg."""
         shared = self.shared
-        if self._resampler is not None and not shared.call.ended and not self.server.is_ending(shared.call):
-            tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
-            if len(tail):
-                for chunk in shared.tracks.feed(self.leg.role, tail):
-                    shared.call.feed(chunk)
+        if not shared.call.ended and not self.server.is_ending(shared.call):
+            chunks = []
+            if self._resampler is not None:
+                tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+                if len(tail):
+                    chunks += shared.tracks.feed(self.leg.role, tail)
+            chunks += shared.tracks.close_role(self.leg.role)  # the other leg goes on without waiting for this one
+            for chunk in chunks:
+                shared.call.feed(chunk)
         if shared.key in self.server.legs.calls or self.leg.role == "mixed":
             await self.server.legs.detach(self.server, shared, self.leg.role, reason)
 
