@@ -158,6 +158,7 @@ SLOW_SUBPROCESS_TESTS = (
     "test_live.py::test_replay_cli_jsonl", "test_live.py::test_replay_terminal_view", "test_live.py::test_replay_serve",
     "test_server.py::test_sigterm", "test_server.py::test_documented_example_clients",
     "test_server_hardening.py::test_sigkill", "test_server_hardening.py::test_analyze_finishes_the_batch",
+    "test_server_hardening.py::test_a_token_is_never_printed",
     "test_eval_harness.py::test_eval_clips_on_three", "test_eval_harness.py::test_eval_clips_two_party",
 )
 """Tests that run the model (or minutes of real audio) in a ``voicemon`` subprocess, by node id
