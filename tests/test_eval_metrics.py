@@ -44,8 +44,10 @@ def test_share_at_or_above_heated():
     assert metrics.share_at_or_above(["calm", "tense", "heated", "critical"]) == 0.5
     assert metrics.share_at_or_above(["calm"], "tense") == 0.0
     assert metrics.share_at_or_above([]) is None
-    with pytest.raises(ValueError):
-        metrics.level_index("furious")
+    with pytest.raises(ValueError, match="not a meter level"):
+        metrics.share_at_or_above(["calm"], "furious")
+    with pytest.raises(ValueError, match="not a meter level"):
+        metrics.level_rank("furious")
 
 
 def test_interval_algebra():

@@ -18,6 +18,20 @@ SAMPLE_RATE_HZ = 16000
 """Internal sample rate of every :class:`AudioChunk`."""
 
 LEVELS = ("calm", "tense", "heated", "critical")
+LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
+"""The one ordering of the meter's levels, calm 0 … critical 3 (use :func:`level_rank`)."""
+
+
+def level_rank(level: str) -> int:
+    """0 (calm) … 3 (critical).
+
+    Raises:
+        ValueError: not a level name.
+    """
+    try:
+        return LEVEL_RANK[level]
+    except KeyError:
+        raise ValueError(f"not a meter level: {level!r} (levels: {', '.join(LEVELS)})") from None
 
 
 @dataclass(frozen=True)

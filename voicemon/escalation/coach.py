@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from voicemon.errors import ConfigError
-from voicemon.events import LEVELS, CoachingPrompt, Cue, EscalationReading
+from voicemon.events import LEVELS, CoachingPrompt, Cue, EscalationReading, level_rank
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,6 @@ def outcome_plan(path: str | None = None) -> dict[str, tuple[str, str]]:
     return {rule.id: outcome_party(rule) for rule in load_playbook(path)}
 
 
-def _rank(level: str) -> int:
-    return LEVELS.index(level)
-
-
 class Coach:
     """Fire playbook prompts; a synchronous stage fed readings and cues in media time.
 
@@ -131,11 +127,11 @@ class Coach:
             prev = self.caller_level
             self.caller_level, self.caller_score = reading.level, reading.score
             if reading.changed:
-                rank = _rank(reading.level)
+                rank = level_rank(reading.level)
                 for rule in self.rules:
-                    if rule.on_level and rank > _rank(prev) and rank >= _rank(rule.on_level):
+                    if rule.on_level and rank > level_rank(prev) and rank >= level_rank(rule.on_level):
                         self._fire(rule, reading.t, f"caller's meter went {prev} → {reading.level} (score {reading.score:.0f})", out)
-                if rank < _rank(prev) and self._peak_rank >= _rank("heated") and rank <= _rank("tense"):
+                if rank < level_rank(prev) and self._peak_rank >= level_rank("heated") and rank <= level_rank("tense"):
                     for rule in self.rules:
                         if rule.on_cooldown:
                             self._fire(rule, reading.t, f"caller's meter fell from {LEVELS[self._peak_rank]} to {reading.level}", out)
@@ -145,9 +141,9 @@ class Coach:
         elif reading.role == self.agent_role:
             prev = self._agent_level
             self._agent_level = reading.level
-            if reading.changed and _rank(reading.level) > _rank(prev):
+            if reading.changed and level_rank(reading.level) > level_rank(prev):
                 for rule in self.rules:
-                    if rule.on_agent_level and _rank(reading.level) >= _rank(rule.on_agent_level):
+                    if rule.on_agent_level and level_rank(reading.level) >= level_rank(rule.on_agent_level):
                         top = max(reading.contributions.items(), key=lambda kv: kv[1] if kv[0] != "bias" else -1e9)[0]
                         self._fire(rule, reading.t, f"your meter went {prev} → {reading.level} (mostly {top})", out)
         return out
@@ -156,7 +152,7 @@ class Coach:
         if self._pending is None:
             return
         rule, reason = self._pending
-        if _rank(reading.level) < _rank(rule.on_level or "heated"):
+        if level_rank(reading.level) < level_rank(rule.on_level or "heated"):
             self._pending = None
             return
         if self._current is not None and reading.t < self._current.expires_at:
@@ -172,7 +168,7 @@ class Coach:
                 continue
             if rule.cue_role != "any" and cue.role not in (rule.cue_role, "mixed"):
                 continue
-            if rule.min_level and _rank(self.caller_level) < _rank(rule.min_level):
+            if rule.min_level and level_rank(self.caller_level) < level_rank(rule.min_level):
                 continue
             if cue.source != "text":
                 reason = cue.evidence

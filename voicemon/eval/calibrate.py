@@ -142,9 +142,9 @@ def civil_heated_s(civil: list, config: Config, params: MeterParams) -> float:
     from voicemon.eval.pipeline import interpret
 
     period_s = 1.0 / config.meter.readings_hz
-    heated = metrics.level_index("heated")
+    heated = metrics.level_rank("heated")
     return sum(period_s for run in civil for e in interpret(run, config, params)
-               if isinstance(e, EscalationReading) and metrics.level_index(e.level) >= heated)
+               if isinstance(e, EscalationReading) and metrics.level_rank(e.level) >= heated)
 
 
 def choose_scale(prepared, config: Config, params: MeterParams, speakers: set[str], civil: list | None = None,

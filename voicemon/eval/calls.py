@@ -31,7 +31,7 @@ GRACE_S = 10.0
 """After an escalation ends the meter may still be releasing: alarms this long after it count as hits."""
 SYSTEMS = ("meter", "meter_v2", "baseline")
 """The meter under test, the previous bundled meter (models/meter_v2.toml) and loudness only."""
-HEATED = metrics.level_index("heated")
+HEATED = metrics.level_rank("heated")
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -152,7 +152,7 @@ def evaluate_calls(csv_path: str | Path, config: Config, params: MeterParams, *,
                 row[system]["peak_score"] = round(max((r.score for r in rs), default=0.0), 2)
             for system, evs in (("meter", events), ("meter_v2", events_v2)):
                 row[system]["heated_s_by_party"] = {
-                    r: round(sum(period_s for x in readings_of(evs, r) if metrics.level_index(x.level) >= HEATED), 2)
+                    r: round(sum(period_s for x in readings_of(evs, r) if metrics.level_rank(x.level) >= HEATED), 2)
                     for r in run.roles}
             rows.append(row)
             done += 1

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-Interval = tuple[float, float]
+from voicemon.events import level_rank
 
-LEVELS = ("calm", "tense", "heated", "critical")
+Interval = tuple[float, float]
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -78,22 +78,13 @@ def roc_curve(positives: Sequence[float], negatives: Sequence[float]) -> list[tu
     return points
 
 
-def level_index(level: str) -> int:
-    """Position of a level name in calm < tense < heated < critical.
-
-    Raises:
-        ValueError: not a level name.
-    """
-    return LEVELS.index(level)
-
-
 def share_at_or_above(levels: Iterable[str], level: str = "heated") -> float | None:
     """Fraction of clips whose (peak) level is ``level`` or higher; None for no clips."""
     levels = list(levels)
     if not levels:
         return None
-    floor = level_index(level)
-    return sum(level_index(lv) >= floor for lv in levels) / len(levels)
+    floor = level_rank(level)
+    return sum(level_rank(lv) >= floor for lv in levels) / len(levels)
 
 
 def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
@@ -143,8 +134,8 @@ def alarm_intervals(times_s: Sequence[float], levels: Sequence[str], period_s: f
     Returns:
         Merged alarm intervals.
     """
-    floor = level_index(level)
-    return merge_intervals((t, t + period_s) for t, lv in zip(times_s, levels) if level_index(lv) >= floor)
+    floor = level_rank(level)
+    return merge_intervals((t, t + period_s) for t, lv in zip(times_s, levels) if level_rank(lv) >= floor)
 
 
 def _grown(intervals: Iterable[Interval], grace_s: float) -> list[Interval]:

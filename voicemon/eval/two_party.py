@@ -188,7 +188,7 @@ def prepare_two_party(csv_path: str | Path, config: Config, params: MeterParams,
 
 def clip_rows(call: TwoPartyCall, readings: dict[str, list], root: Path | None = None) -> list[dict]:
     """Per body clip: each system's peak score, level and latency to heated."""
-    heated = metrics.level_index("heated")
+    heated = metrics.level_rank("heated")
     rows = []
     for seg in call.segments:
         if seg.phase != "body":
@@ -201,7 +201,7 @@ def clip_rows(call: TwoPartyCall, readings: dict[str, list], root: Path | None =
             span = [r for r in rs if seg.start_s < r.t <= seg.span_end_s + 1e-9]
             peak = max(span, key=lambda r: r.score, default=None)
             level = max((r.level for r in span), key=metrics.level_index, default="calm")
-            first = next((r.t for r in span if metrics.level_index(r.level) >= heated), None)
+            first = next((r.t for r in span if metrics.level_rank(r.level) >= heated), None)
             row[system] = {"score": peak.score if peak else 0.0, "level": level,
                            "latency_s": None if first is None else round(first - seg.start_s, 2)}
         rows.append(row)

@@ -10,7 +10,7 @@ import math
 from html import escape
 from typing import Any
 
-LEVELS: tuple[str, ...] = ("calm", "tense", "heated", "critical")
+from voicemon.events import LEVELS
 DEFAULT_EDGES: dict[str, float] = {"tense": 35.0, "heated": 60.0, "critical": 80.0}
 ROLE_ORDER: tuple[str, ...] = ("customer", "mixed", "agent")
 

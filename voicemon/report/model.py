@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from voicemon import __version__
 from voicemon.escalation.meter import MeterParams
-from voicemon.events import LEVELS
+from voicemon.events import LEVELS, level_rank
 from voicemon.redact.stage import redaction_counts
 
 REPORT_VERSION = 1
@@ -77,7 +77,7 @@ def compute_stats(events: list[dict], roles: list[str], period_s: float) -> dict
         per_role[role] = {
             "peak_score": peak["score"] if peak else 0.0,
             "peak_t": peak["t"] if peak else 0.0,
-            "peak_level": max((r["level"] for r in mine), key=LEVELS.index, default="calm"),
+            "peak_level": max((r["level"] for r in mine), key=level_rank, default="calm"),
             "time_in_level_s": {k: round(v, 2) for k, v in time_in.items()},
             "talk_time_s": round(sum(hi - lo for lo, hi in segments.get(role, [])), 2),
             "mean_rate_syl_s": round(sum(rates) / len(rates), 2) if rates else None,
@@ -136,7 +136,7 @@ def prompt_outcome(prompt: dict, mine: list[dict], party: str, goal: str, durati
     whose = "the agent's" if party == "agent" else "the caller's"
     span = f"{after_t - t:.0f} s"
     if goal == "stay":
-        back = next((r for r in window if LEVELS.index(r["level"]) >= LEVELS.index(OUTCOME_STAY_BELOW)), None)
+        back = next((r for r in window if level_rank(r["level"]) >= level_rank(OUTCOME_STAY_BELOW)), None)
         success = back is None
         criterion = f"{whose} meter stays below {OUTCOME_STAY_BELOW} for {span} after the prompt"
         summary = (f"stayed below {OUTCOME_STAY_BELOW} for {span} (peak {peak:.0f})" if success else

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-LEVELS: tuple[str, ...] = ("calm", "tense", "heated", "critical")
+from voicemon.events import LEVEL_RANK, LEVELS  # noqa: F401 (LEVELS: batch_index imports it from here)
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "file", "status", "error", "needs_review", "review_reasons",
@@ -53,7 +53,7 @@ def _num(value: Any) -> float | None:
 
 def level_rank(level: Any) -> int:
     """0 (calm) … 3 (critical); -1 for an empty or unknown level."""
-    return LEVELS.index(level) if level in LEVELS else -1
+    return LEVEL_RANK.get(level, -1) if isinstance(level, str) else -1
 
 
 def _heated_s(role_stats: Mapping[str, Any]) -> float:

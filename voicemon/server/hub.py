@@ -24,13 +24,13 @@ from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
 
+from voicemon.events import LEVEL_RANK
 from voicemon.live.runner import LiveCall
 from voicemon.server.protocol import Subscription
 
 log = logging.getLogger(__name__)
 
 COALESCIBLE = frozenset({"reading", "prosody"})
-LEVEL_RANK = {"calm": 0, "tense": 1, "heated": 2, "critical": 3}
 HOT_LEVELS = frozenset({"heated", "critical"})
 METADATA_KEYS = ("agent_id", "agent_name", "queue", "customer_ref", "meta")
 JOIN_READINGS_S = 30.0
