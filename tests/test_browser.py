@@ -244,6 +244,13 @@ class SilentCall:
         for _ in range(10):
             self.ws.send(b"\0" * 6400)  # 0.1 s of stereo silence
 
+    def close(self) -> None:
+        """Close the connection, whatever state the server left it in."""
+        try:
+            self._connection.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 — the server may have closed it already
+            pass
+
     def end(self) -> dict:
         self.ws.send(json.dumps({"type": "end", "v": 1}))
         ended = json.loads(self.ws.recv())
@@ -526,9 +533,14 @@ def test_agent_view_follows_its_own_calls_and_says_what_is_wrong(module_browser,
         over.wait_for_selector('body[data-state="expired"]', timeout=15_000)
     assert over.get_attribute("#state-report", "href").startswith("/reports/amy-1.html")
     _save(over, tmp_path, "agent_view_expired.png")
-    second.end()
-    bob.end()
     assert errors == [], errors
+
+    # voicemon stopped (SIGTERM) mid-call: it finishes the call, and the agent's view says so
+    server.stop()
+    amy_view.wait_for_selector('body[data-state="ended"]', timeout=30_000)
+    assert "voicemon was stopped" in amy_view.inner_text("#state-title")
+    for call in (second, bob):
+        call.close()
 
 
 def test_view_reconnects_after_a_server_restart_without_duplicate_lines(module_browser, tmp_path):
