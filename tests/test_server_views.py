@@ -176,3 +176,38 @@ def test_stream_wav_example_reads_the_projects_mulaw_file_and_fails_without_a_tr
     run = subprocess.run([sys.executable, "docs/examples/stream_wav.py", str(FIXTURES / "escalating_call_mulaw8k.wav"),
                           "--url", f"ws://127.0.0.1:{port}"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 1 and "Traceback" not in run.stderr and run.stderr.startswith("stream_wav: "), run.stderr
+
+
+def test_twilio_custom_parameters_are_the_calls_metadata(config, transcriber, tmp_path):
+    import base64
+
+    from websockets.asyncio.client import connect
+
+    from server_helpers import twilio_start
+
+    cfg = server_config(config, tmp_path, token=TOKEN)
+    silence = base64.b64encode(b"\xff" * 160).decode()  # 20 ms of mu-law silence
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            async with connect(f"ws://127.0.0.1:{server.port}/twilio") as ws:
+                await ws.send(twilio_start("CA77", params={"token": TOKEN, "agent_id": "tw-agent", "queue": "sales",
+                                                           "campaign": "spring"}))
+                for i in range(20):
+                    for track in ("inbound", "outbound"):
+                        await ws.send(json.dumps({"event": "media", "media": {"track": track, "timestamp": str(20 * i),
+                                                                                "payload": silence}}))
+                for _ in range(50):
+                    calls = json.loads((await aget(server.port, "/api/calls"))[2])["calls"]
+                    if calls:
+                        break
+                    await asyncio.sleep(0.1)
+                await ws.send(json.dumps({"event": "stop"}))
+                await ws.wait_closed()
+            return calls
+
+    calls = asyncio.run(main())
+    assert [(c["call_id"], c["agent_id"], c["queue"], c["meta"]) for c in calls] == [
+        ("CA77", "tw-agent", "sales", {"campaign": "spring"})]
+    started = json.loads((tmp_path / "calls" / "CA77.events.jsonl").read_text().splitlines()[0])
+    assert started["type"] == "call_started" and started["agent_id"] == "tw-agent" and "token" not in started["meta"]
