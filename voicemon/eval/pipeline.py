@@ -72,9 +72,11 @@ def run_signal(signals: dict[str, np.ndarray], config: Config, params: MeterPara
         params: meter parameters (the prosody priors come from here).
         transcriber: a :class:`~voicemon.asr.transcriber.Transcriber`, or None to skip ASR.
         asr_workers: utterances transcribed at once.
-        diarize: split a mono call into agent and customer first, exactly as ``voicemon analyze``
-            does (:mod:`voicemon.offline`); the agent is chosen from the words (the first
-            speaker without transcription), or as ``diarization.agent_speaker`` says.
+        diarize: split a mono call into agent and customer first with the global step
+            ``voicemon analyze`` takes (:func:`voicemon.offline.plan_speakers`), but without its
+            word-level resegmentation: each role's utterances are transcribed on their own; the
+            agent is chosen from the words (the first speaker without transcription), or as
+            ``diarization.agent_speaker`` says.
 
     Returns:
         The recorded steps and, with a transcriber, each job's words.
