@@ -78,3 +78,19 @@ def test_report_stats(analysed, labels):
     assert stats["prompts_fired"] == len(report["prompts"]) >= 2
     assert all("outcome" in p for p in report["prompts"])
     assert report["config"]["asr"]["beam_size"] == 1
+
+
+def test_a_misheard_key_phrase_still_raises_its_cue(analysed, labels):
+    """tiny.en writes the agent's "Calm down sir" as "Come down, sir": fuzzy phrase matching
+    (docs/transcripts.md#key-phrases) still raises calm_down, and says what it heard."""
+    report = analysed(FIXTURES / "escalating_call_stereo.wav")
+    turn = next(t for t in labels["escalating_call_stereo.wav"]["turns"] if t.get("tag") == "policy")
+    assert turn["text"].startswith("Calm down")
+    cues = [c for c in report["cues"] if c["kind"] == "calm_down" and c["role"] == "agent"]
+    assert cues and turn["start_s"] - 0.5 <= cues[0]["t"] <= turn["end_s"]
+    heard = " ".join(s["text"] for s in report["transcript"]
+                     if s["role"] == "agent" and s["start"] <= cues[0]["t"] <= s["end"]).lower()
+    assert "calm down" in heard or "≈ calm down" in cues[0]["evidence"]
+    assert "dont_say_calm_down" in {p["kind"] for p in report["prompts"]}
+    calm = analysed(FIXTURES / "calm_call_stereo.wav")
+    assert not [c for c in calm["cues"] if "≈" in c.get("evidence", "")]

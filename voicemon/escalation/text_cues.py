@@ -9,8 +9,9 @@ intensifiers are VADER's booster words (Hutto & Gilbert 2014).
 
 With ``fuzzy`` on, a category marked ``fuzzy`` in the lexicon also matches its multi-word phrases
 with one misheard word ("you need to come down") or one short word inserted ("bear it with
-me"), see :mod:`voicemon.escalation.fuzzy_phrases`; the same context rules apply, and the cue's
-evidence says what was heard and which phrase it stands for.
+me"), see :mod:`voicemon.escalation.fuzzy_phrases`; the same context rules apply, the cue
+counts :data:`FUZZY_WEIGHT_FACTOR` of the category's weight, and its evidence says what was
+heard and which phrase it stands for.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ BOOST_FACTOR = 1.3
 """Weight factor of an escalating phrase right after an intensifier."""
 BOOST_WINDOW_WORDS = 2
 """An intensifier this many words or fewer before a phrase boosts it."""
+FUZZY_WEIGHT_FACTOR = 0.5
+"""A phrase heard with one word wrong is evidence, not proof: its cue fires (and so does the
+prompt it drives) but moves the meter half as much."""
 
 
 def _boosters() -> frozenset[str]:
@@ -186,7 +190,8 @@ class TextCueDetector:
                 taken.append((a, b))
                 word = _word_at(update.words, starts, a)
                 target = update.role if cat.target == "self" or update.role == "mixed" else cat.target
-                cues.append(Cue(t=word.start, role=update.role, kind=cat.kind, weight=cat.weight,
+                cues.append(Cue(t=word.start, role=update.role, kind=cat.kind,
+                                weight=round(cat.weight * FUZZY_WEIGHT_FACTOR, 3),
                                 evidence=f"{text[a:b]} (≈ {phrase})", source="text", target=target))
                 break
         return cues
