@@ -443,6 +443,7 @@ def test_agent_views_follow_an_escalating_call(module_browser, served, tmp_path)
             t, word, consistent = page.evaluate(TREND_CONSISTENT, TREND_STEADY_PTS_PER_S)
             assert consistent, (t, word)
         assert main.get_attribute("#meter-caller", "role") == "meter"
+        assert main.text_content("#announce").startswith(("Customer: ", "Your voice: "))  # polite, aria-live
         assert main.get_attribute("#meter-caller", "aria-valuetext").split(",")[0] in ("tense", "heated", "critical")
         assert main.locator("#lines mark.escalating").count() >= 1
         why = main.inner_text("#caller-why")
