@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render the key-phrase fixture calls (benchmarks/transcripts.py, tests/test_keyphrases.py).
+"""Render the key-phrase fixture calls (benchmarks/transcripts.py, section ``models``).
 
     python audio_fixtures/make_keyphrase_fixtures.py [OUT_DIR]     # default .cache/keyphrase_fixtures
 
