@@ -20,7 +20,8 @@ def common_parser() -> argparse.ArgumentParser:
     takes it says what it means; ``serve`` takes roles from each call's ``start`` message."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="TOML configuration file (see docs/configuration.md)")
-    common.add_argument("--model", metavar="PATH|NAME", help="Whisper model directory or faster-whisper name (default: bundled tiny.en)")
+    common.add_argument("--model", metavar="PATH|NAME", help="Whisper model directory or faster-whisper name; 'base' = the Whisper base model of the "
+                        "voicemon[base-model] extra, for QA batches (default: bundled tiny.en)")
     common.add_argument("--beam-size", type=int, metavar="N", help="Whisper beam size (default 1)")
     return common
 
