@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Iterable, Union
 
 import numpy as np
 
@@ -32,6 +32,21 @@ def level_rank(level: str) -> int:
         return LEVEL_RANK[level]
     except KeyError:
         raise ValueError(f"not a meter level: {level!r} (levels: {', '.join(LEVELS)})") from None
+
+
+def caller_role(roles: Iterable[str] | None) -> str:
+    """Whose meter the coach watches on a call with these roles: the customer on a two-party
+    call, ``mixed`` on a one-channel call before its voices are told apart, else the first role.
+
+    The one copy in Python; the browser pages keep theirs (``callerRole`` in ``web/agent.js``
+    and ``web/wall.js``: JavaScript cannot import this) with the same order.
+    """
+    roles = list(roles or ())
+    if "customer" in roles:
+        return "customer"
+    if "mixed" in roles:
+        return "mixed"
+    return roles[0] if roles else "customer"
 
 
 @dataclass(frozen=True)

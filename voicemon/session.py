@@ -40,6 +40,7 @@ from voicemon.events import (
     StageError,
     TranscriptUpdate,
     Word,
+    caller_role,
 )
 from voicemon.prosody.tracker import ProsodyTracker
 from voicemon.redact.stage import Redactor
@@ -177,7 +178,7 @@ class InterpretStages:
         self.text_cues = TextCueDetector(dict(models.lexicon), fuzzy=config.cues.fuzzy_phrases)
         self.valence = WordValence()
         self.meter = EscalationMeter(roles, params, config.meter.readings_hz)
-        caller = "mixed" if roles == ("mixed",) else "customer"
+        caller = caller_role(roles)
         self.coach = Coach(list(models.playbook), caller, None if caller == "mixed" else "agent")
 
     def _cue(self, cue: Cue, out: list[Event]) -> None:

@@ -23,6 +23,7 @@ from voicemon.config import Config
 from voicemon.escalation.meter import PREVIOUS_METER, MeterParams, load_meter_params
 from voicemon.eval import metrics, transforms
 from voicemon.eval.corpus import LabelledCall, read_calls_csv
+from voicemon.events import caller_role
 from voicemon.eval.pipeline import bare_meter, baseline_params, interpret, readings_of, run_signal
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def judged_role(call: LabelledCall, roles: tuple[str, ...]) -> str:
 
             raise VoicemonError(f"{call.path}: role {call.role!r} is not in this call (it has {', '.join(roles)})")
         return call.role
-    return "customer" if "customer" in roles else roles[0]
+    return caller_role(roles)
 
 
 def call_figures(intervals, times_s, levels, period_s: float, duration_s: float, grace_s: float = GRACE_S) -> dict:

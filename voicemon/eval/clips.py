@@ -66,7 +66,7 @@ def clip_rows(call: PseudoCall, readings: dict[str, list[EscalationReading]], fr
         for system, rs in readings.items():
             span = [r for r in rs if seg.start_s < r.t <= seg.span_end_s + 1e-9]
             peak = max(span, key=lambda r: r.score, default=None)
-            level = max((r.level for r in span), key=metrics.level_index, default="calm")
+            level = max((r.level for r in span), key=metrics.level_rank, default="calm")
             row[system] = {"score": peak.score if peak else 0.0, "level": level}
         row["z"] = {k: round(v, 3) for k, v in clip_mean_z(frames, seg).items()}
         rows.append(row)
@@ -231,7 +231,7 @@ def neutral_heated_share(prepared: PreparedCorpus, config: Config, params: Meter
             if seg.phase != "body" or seg.clip.label != NEUTRAL_LABEL:
                 continue
             total += 1
-            hits += any(metrics.level_index(r.level) >= metrics.level_index("heated")
+            hits += any(metrics.level_rank(r.level) >= metrics.level_rank("heated")
                         for r in rs if seg.start_s < r.t <= seg.span_end_s + 1e-9)
     return hits / total if total else 0.0
 

@@ -200,7 +200,7 @@ def clip_rows(call: TwoPartyCall, readings: dict[str, list], root: Path | None =
         for system, rs in readings.items():
             span = [r for r in rs if seg.start_s < r.t <= seg.span_end_s + 1e-9]
             peak = max(span, key=lambda r: r.score, default=None)
-            level = max((r.level for r in span), key=metrics.level_index, default="calm")
+            level = max((r.level for r in span), key=metrics.level_rank, default="calm")
             first = next((r.t for r in span if metrics.level_rank(r.level) >= heated), None)
             row[system] = {"score": peak.score if peak else 0.0, "level": level,
                            "latency_s": None if first is None else round(first - seg.start_s, 2)}

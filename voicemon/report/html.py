@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
+from voicemon.events import caller_role
 from voicemon.report.html_audio import AUDIO_JS, audio_link, player  # noqa: F401 (audio_link: public here too)
 from voicemon.report.html_plot import (
     DEFAULT_EDGES, LEVELS, PLOT_JS, as_dict, as_list, fmt_time, level_edges, level_for, num, ordered_roles,
@@ -196,8 +197,7 @@ def _header(report: dict, roles: list[str], series: dict, edges: dict[str, float
     model = as_dict(report.get("model"))
     per = as_dict(as_dict(report.get("stats")).get("per_role"))
     caller = report.get("caller_role")
-    main_role = caller if caller in roles else next(
-        (r for r in ("customer", "mixed") if r in roles), roles[0] if roles else None)
+    main_role = caller if caller in roles else (caller_role(roles) if roles else None)
     if main_role is None:
         verdict, vcls = "No speakers or meter readings in this report.", "v-none"
     else:

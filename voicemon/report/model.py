@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from voicemon import __version__
 from voicemon.escalation.meter import MeterParams
-from voicemon.events import LEVELS, level_rank
+from voicemon.events import LEVELS, caller_role, level_rank
 from voicemon.redact.stage import redaction_counts
 
 REPORT_VERSION = 1
@@ -217,7 +217,7 @@ def build_report(events: Iterable[dict], meta: dict[str, Any], params: MeterPara
     """
     events = list(events)
     roles = meta["roles"]
-    caller = "mixed" if roles == ["mixed"] else "customer"
+    caller = caller_role(roles)
     readings = [e for e in events if e["type"] == "reading"]
     period_s = 1.0 / meta["config"]["meter"]["readings_hz"]
     transcript = [

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from voicemon.events import LEVEL_RANK, LEVELS  # noqa: F401 (LEVELS: batch_index imports it from here)
+from voicemon.events import LEVEL_RANK, LEVELS, caller_role  # noqa: F401 (LEVELS: batch_index imports it from here)
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "file", "status", "error", "needs_review", "review_reasons",
@@ -149,7 +149,7 @@ def summary_row(report: Mapping[str, Any], file: str, outputs: Mapping[str, str]
     row: dict[str, Any] = {c: "" for c in SUMMARY_COLUMNS}
     stats = report.get("stats") or {}
     per = stats.get("per_role") or {}
-    caller = report.get("caller_role") or ("mixed" if report.get("roles") == ["mixed"] else "customer")
+    caller = report.get("caller_role") or caller_role(report.get("roles"))
     c = per.get(caller, {})
     a = per.get("agent", {}) if caller != "agent" else {}
     cues = [x for x in report.get("cues") or () if isinstance(x, Mapping)]

@@ -70,6 +70,7 @@
 
   function announce(text) { $("announce").textContent = text; }
 
+  // the browser's copy of voicemon.events.caller_role (customer, else mixed, else the first role)
   function callerRole() { return state.roles.includes("customer") ? "customer" : (state.roles[0] || "customer"); }
 
   function setupRoles(roles) {

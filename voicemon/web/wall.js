@@ -10,6 +10,7 @@
   const soundOn = VM.option($("opt-sound"), "voicemon.wall.sound");
   let failures = 0;
 
+  // the browser's copy of voicemon.events.caller_role (customer, else mixed, else the first role)
   function callerRole(call) {
     const r = call.readings || {};
     return r.customer ? "customer" : r.mixed ? "mixed" : (call.roles[0] || "customer");
