@@ -74,18 +74,16 @@ def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(confi
     assert (tmp_path / "calls" / "fixture.html").exists()
 
 
-def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, analysed, labels, tmp_path):
+def test_twilio_media_stream_is_monitored_like_analyze(config, transcriber, analysed, labels, tmp_path, tmp_path_factory):
     """A Twilio stream of the escalating call (8 kHz mu-law, two tracks) gives the escalation and
     prompts that `analyze` finds in the same 8 kHz audio."""
-    import soundfile as sf
-    import soxr
+    from telephony_helpers import telephone_audio
 
     # Twilio sends 100 messages/s per call; this test replays at 4x real time
     cfg = server_config(config, tmp_path, max_messages_per_s=1000.0)
     msgs = twilio_messages(seconds=100)
-    data, rate = sf.read(ESCALATING, dtype="float32")
-    same_audio = tmp_path / "twilio_audio_8k.wav"
-    sf.write(same_audio, soxr.resample(data[: 100 * rate], rate, 8000), 8000, subtype="ULAW")
+    # the first 100 s as 8 kHz mu-law: the file the telephony adapters' tests analyse too (one analysis)
+    same_audio, _, _ = telephone_audio(tmp_path_factory)
     offline = analysed(same_audio)
 
     async def main():
