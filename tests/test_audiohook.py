@@ -338,6 +338,23 @@ def test_handshake_refusals_take_the_fixed_delay(config, transcriber, tmp_path):
         assert status == 401 and took_s >= 0.45, (name, status, took_s)
 
 
+def test_without_configured_keys_every_request_is_refused(config, transcriber, tmp_path):
+    from websockets.exceptions import InvalidStatus
+
+    cfg = hook_config(config, tmp_path, audiohook_keys=())
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            try:
+                ws = await hook_connect(server.port)  # correctly signed, but no key is configured
+                await ws.close()
+                return 101
+            except InvalidStatus as exc:
+                return exc.response.status_code
+
+    assert asyncio.run(main()) == 401
+
+
 def test_probe_is_answered_and_not_analysed(config, transcriber, tmp_path):
     cfg = hook_config(config, tmp_path)
 
