@@ -72,3 +72,18 @@ def test_context_rules_still_apply(lexicon):
     assert kinds(lexicon, "I don't want to clone my account.", role="customer") == []
     # the speaker rule: a customer saying "come down" is no agent calm-down
     assert kinds(lexicon, "Don't tell me to come down.", role="customer") == []
+
+
+def test_fuzzy_must_be_a_boolean(tmp_path):
+    from voicemon.errors import ConfigError
+
+    bad = tmp_path / "lexicon.toml"
+    bad.write_text('[hold_request]\nspeaker = "agent"\nweight = 0.4\nfuzzy = "yes"\nphrases = ["on hold"]\n')
+    with pytest.raises(ConfigError, match="fuzzy must be true or false"):
+        load_lexicon(str(bad))
+
+
+def test_fuzzy_cues_weigh_half(lexicon):
+    exact = TextCueDetector(lexicon, fuzzy=True).feed(update("You need to calm down."))[0]
+    fuzzy = TextCueDetector(lexicon, fuzzy=True).feed(update("You need to come down."))[0]
+    assert fuzzy.weight == pytest.approx(exact.weight / 2)
