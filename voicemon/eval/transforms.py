@@ -5,7 +5,7 @@ length, deterministically (noise has a fixed seed):
 
 * ``clean``: unchanged.
 * ``telephone``: 300-3400 Hz band-pass, resampled to 8 kHz, G.711 mu-law encoded to 8 bits and
-  decoded, resampled back to 16 kHz: a narrowband phone line.
+  decoded (:mod:`voicemon.audio.g711`, the codec of the telephony ingest), resampled back to 16 kHz: a narrowband phone line.
 * ``gain-20`` / ``gain+10``: level changed by -20 / +10 dB, then saturated at full scale as a
   16-bit PCM line would (a hot headset clips).
 * ``snr20`` / ``snr10``: pink (1/f) noise added over the whole call at 20 / 10 dB below the
@@ -20,10 +20,11 @@ from typing import Callable
 
 import numpy as np
 
+from voicemon.audio.g711 import ulaw_decode, ulaw_encode
+
 SAMPLE_RATE_HZ = 16000
 PHONE_RATE_HZ = 8000
 PHONE_BAND_HZ = (300.0, 3400.0)
-MU = 255.0
 ACTIVE_FRAME_S = 0.02
 ACTIVE_RANGE_DB = 30.0
 NOISE_SEED = 20240611
@@ -45,24 +46,11 @@ def telephone(x: np.ndarray, sr: int = SAMPLE_RATE_HZ) -> np.ndarray:
     x = np.asarray(x, np.float64)
     sos = butter(4, PHONE_BAND_HZ, btype="bandpass", fs=sr, output="sos")
     narrow = soxr.resample(sosfilt(sos, x), sr, PHONE_RATE_HZ, quality="HQ")
-    decoded = mu_law_decode(mu_law_encode(narrow))
+    decoded = ulaw_decode(ulaw_encode(narrow)).astype(np.float64)  # the same codec as the telephony ingest
     y = soxr.resample(decoded, PHONE_RATE_HZ, sr, quality="HQ")
     out = np.zeros(x.size, np.float32)
     out[: min(x.size, y.size)] = y[: x.size]
     return out
-
-
-def mu_law_encode(x: np.ndarray) -> np.ndarray:
-    """G.711-style mu-law (mu = 255) quantisation of [-1, 1] audio to codes 0..255."""
-    x = np.clip(np.asarray(x, np.float64), -1.0, 1.0)
-    y = np.sign(x) * np.log1p(MU * np.abs(x)) / np.log1p(MU)
-    return np.clip(np.rint((y + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def mu_law_decode(codes: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`mu_law_encode`: codes 0..255 to [-1, 1] floats."""
-    y = np.asarray(codes, np.float64) / 127.5 - 1.0
-    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU
 
 
 def gain(x: np.ndarray, gain_db: float, saturate: bool = True) -> np.ndarray:

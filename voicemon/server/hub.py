@@ -21,7 +21,7 @@ import logging
 import time
 from array import array
 from bisect import bisect_left
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from voicemon.events import LEVEL_RANK
@@ -60,6 +60,30 @@ class HistoryCursor:
     call: LiveCall
     after: int
     horizon: int | None = None
+
+
+ENCODED_CACHE = 4096
+"""Envelopes whose JSON text is kept for the other watchers (a few seconds of a busy server)."""
+_encoded: OrderedDict[int, tuple[dict, str]] = OrderedDict()
+
+
+def encode_envelope(env: dict) -> str:
+    """The JSON text of an envelope, encoded once however many watchers it goes to.
+
+    Every watcher's outbox holds the same envelope object (:meth:`CallHub.publish`), so the
+    text is kept by the object's identity (the object itself is held with it, so the identity
+    stays its own) for the next :data:`ENCODED_CACHE` envelopes: websockets' ``broadcast``
+    pattern, with each watcher's own outbox and pacing kept.
+    """
+    key = id(env)
+    hit = _encoded.get(key)
+    if hit is not None and hit[0] is env:
+        return hit[1]
+    text = json.dumps(env, ensure_ascii=False)
+    _encoded[key] = (env, text)
+    if len(_encoded) > ENCODED_CACHE:
+        _encoded.popitem(last=False)
+    return text
 
 
 @dataclass(eq=False)
@@ -363,7 +387,7 @@ async def pump(watcher: Watcher, send, hub: CallHub | None = None, send_timeout_
             watcher.last_seq[cid] = env["seq"]  # written to the socket before send() waits
         try:
             async with asyncio.timeout(send_timeout_s):
-                await send(json.dumps(env, ensure_ascii=False))
+                await send(encode_envelope(env))
         except TimeoutError:
             watcher.overflow = watcher.resume_points()
             return False
