@@ -37,7 +37,8 @@ def _memo_transcriber_class():
     model only once per distinct utterance: the offline analysis of a fixture, its lockstep replay,
     the server's lockstep stream of it, a dual-mono copy and an ``--agent-speaker`` re-analysis cut
     the same utterances. Audio never heard before (interim text, a live call's own batching, any
-    other file) still goes to the real model. The key is the exact bytes of the samples.
+    other file) still goes to the real model. The key is the exact bytes of the samples; the
+    words are frozen dataclasses, so no caller can change what a later hit returns.
     ``VOICEMON_TEST_ASR_MEMO=0`` turns the memo off (every utterance transcribed, as before).
     """
     import hashlib
