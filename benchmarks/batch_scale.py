@@ -15,7 +15,9 @@ start-up (cluster start, actors loading their models) is reported separately.
 The projection to a cluster follows from the measured per-actor throughput ``r`` (audio hours an
 actor analyses per hour): with ``N`` nodes of ``A`` actors each and calls of mean length ``d``
 hours, ``calls/hour ≈ N * A * r / d`` — as long as the shared storage and the one driver keep up
-(the driver writes every report: its CPU per call is measured too).
+(the driver writes every report: its CPU per call is measured too). On a loaded machine ``r``
+is what the actors got of the CPU; ``3600 / (CPU s per audio hour)`` is what an uncontended core
+does, and gives the same formula per core.
 
     .venv/bin/python benchmarks/batch_scale.py                       # the 7 audio fixtures
     .venv/bin/python benchmarks/batch_scale.py --calls 'calls/*.wav' --cpus 2
@@ -121,6 +123,10 @@ def main() -> int:
         "formula": f"calls/hour = N_nodes * actors_per_node * {per_actor:.2f} / {mean_call_h:.4f} "
                    f"= N_nodes * actors_per_node * {per_actor / mean_call_h:.0f}",
         "example_10_nodes_16_actors_calls_per_hour": round(10 * 16 * per_actor / mean_call_h),
+        # the same from CPU cost alone (what an uncontended core does): 3600 / cpu_s_per_audio_hour
+        "per_core_audio_hours_per_hour_from_cpu": round(3600 / spread["cpu_s_per_audio_hour"], 2),
+        "formula_from_cpu": f"calls/hour = N_nodes * cores_per_node * {3600 / spread['cpu_s_per_audio_hour']:.2f} / "
+                            f"{mean_call_h:.4f}",
     }
     print(f"Ray / local calls per hour = {result['ratio_ray_over_local_calls_per_hour']}; "
           f"CPU s per audio hour {local['cpu_s_per_audio_hour']} (local) vs {spread['cpu_s_per_audio_hour']} (Ray); "

@@ -14,9 +14,9 @@ every event of its calls in order. Bounded: ``--seconds`` of audio per call (def
     .venv/bin/python benchmarks/feed_fanout.py --hub redis        # two servers sharing a redis-server
 
 With ``--hub redis`` (issue 17) a ``redis-server`` is started on a free port and two servers A
-and B share it (``serve --hub``): the calls are ingested on A, ``--watchers`` watchers follow them
-on B (every event through Redis) and as many on A (in-process), at the same time, so the two
-latency distributions are measured under the same load in one run.
+and B share it (``serve --hub``): the calls are always ingested on A; first ``--watchers``
+watchers follow them on B (every event through Redis), then, with new calls, as many on A
+(in-process), so both latency distributions come from one run on the same servers.
 
 Target (issues 4 and 17): 200 watchers on 4 calls with p99 <= 100 ms, through Redis too.
 Writes benchmarks/results/feed_fanout.json (feed_fanout_redis.json with ``--hub redis``).
@@ -115,10 +115,11 @@ def summarise(latencies: list, stats: dict, elapsed: float) -> dict:
             "sequence_gaps": stats["gaps"], "watcher_errors": stats["errors"], "watchers_completed": stats["done"]}
 
 
-async def bench(args, url: str, server_pid: int, watch_urls: dict[str, str] | None = None) -> dict:
+async def bench(args, url: str, server_pid: int, watch_urls: dict[str, str] | None = None,
+                prefix: str = "fanout") -> dict:
     """``watch_urls``: group name -> server URL the group's watchers connect to (default: ``url``)."""
     sources = [FIXTURES / "escalating_call_stereo.wav", FIXTURES / "calm_call_stereo.wav"]
-    call_ids = [f"fanout-{i}" for i in range(args.calls)]
+    call_ids = [f"{prefix}-{i}" for i in range(args.calls)]
     groups = {name: ([], {"ready": 0, "done": 0, "events": 0, "gaps": 0, "errors": 0})
               for name in (watch_urls or {"all": url})}
     watchers = []
@@ -225,7 +226,11 @@ def main_redis(args) -> int:
             if "ws://" not in line:
                 raise SystemExit(f"server did not start: {line}")
             urls.append("ws://" + line.split("ws://")[1].split()[0])
-        result = asyncio.run(bench(args, urls[0], servers[0].pid, {"in_process_on_a": urls[0], "through_redis_on_b": urls[1]}))
+        groups = {}
+        for name, url in (("through_redis_on_b", urls[1]), ("in_process_on_a", urls[0])):  # one after the other
+            print(f"{name}:", flush=True)
+            groups.update(asyncio.run(bench(args, urls[0], servers[0].pid, {name: url}, prefix=name))["groups"])
+        result = {"groups": groups}
     finally:
         for server in servers:
             server.terminate()
