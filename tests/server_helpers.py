@@ -45,26 +45,10 @@ def int16_frames(path=ESCALATING, frame_ms=100, seconds=None):
     return rate, data.shape[1], [data[i:i + step].astype("<i2").tobytes() for i in range(0, len(data), step)]
 
 
-def mulaw_encode(x: np.ndarray) -> bytes:
-    """float [-1, 1] -> G.711 mu-law bytes."""
-    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int32)
-    sign = np.where(pcm < 0, 0x80, 0)
-    mag = np.minimum(np.abs(pcm), 32635) + 0x84
-    exponent = np.floor(np.log2(mag)).astype(np.int32) - 7
-    exponent = np.clip(exponent, 0, 7)
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
-
-
-def twilio_messages(path=ESCALATING, seconds=None, call_sid="CA0001", token=None):
-    """Twilio Media Streams messages for a stereo file: left = outbound (agent), right = inbound."""
-    import soundfile as sf
-    import soxr
-
-    data, rate = sf.read(path, dtype="float32", always_2d=True)
-    if seconds:
-        data = data[: int(seconds * rate)]
-    tracks = {"outbound": soxr.resample(data[:, 0], rate, 8000), "inbound": soxr.resample(data[:, 1], rate, 8000)}
+def twilio_messages(codes: np.ndarray, call_sid="CA0001", token=None):
+    """Twilio Media Streams messages carrying G.711 mu-law 8 kHz codes ``(n, 2)`` byte for byte:
+    column 0 = outbound (agent), column 1 = inbound (customer), 20 ms (160 codes) per message."""
+    tracks = {"outbound": np.ascontiguousarray(codes[:, 0]), "inbound": np.ascontiguousarray(codes[:, 1])}
     params = {"token": token} if token else {}
     msgs = [{"event": "connected", "protocol": "Call", "version": "1.0.0"},
             {"event": "start", "sequenceNumber": "1", "streamSid": "MZ0001",
@@ -75,7 +59,7 @@ def twilio_messages(path=ESCALATING, seconds=None, call_sid="CA0001", token=None
     n = len(tracks["inbound"])
     for chunk, start in enumerate(range(0, n, 160)):
         for track in ("inbound", "outbound"):
-            payload = base64.b64encode(mulaw_encode(tracks[track][start:start + 160])).decode()
+            payload = base64.b64encode(tracks[track][start:start + 160].tobytes()).decode()
             msgs.append({"event": "media", "sequenceNumber": str(seq), "streamSid": "MZ0001",
                          "media": {"track": track, "chunk": str(chunk + 1), "timestamp": str(start // 8), "payload": payload}})
             seq += 1

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voicemon.audio.stream_edge import Chunker, resample
 from voicemon.errors import AudioFormatError
 from voicemon.events import SAMPLE_RATE_HZ
 
@@ -51,15 +52,6 @@ class DecodedAudio:
         """Length of the call in seconds."""
         first = next(iter(self.signals.values()))
         return len(first) / SAMPLE_RATE_HZ
-
-
-def resample(samples: np.ndarray, rate_hz: int, target_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """Resample float32 audio (1-D or frames x channels) with soxr's high-quality filter."""
-    if rate_hz == target_hz or len(samples) == 0:
-        return samples.astype(np.float32, copy=False)
-    import soxr
-
-    return soxr.resample(samples, rate_hz, target_hz, quality="HQ").astype(np.float32, copy=False)
 
 
 @contextlib.contextmanager
@@ -257,6 +249,9 @@ def load_call_audio(path: str | os.PathLike[str], channel_roles: tuple[str, ...]
 def iter_chunks(audio: DecodedAudio, chunk_ms: int):
     """Yield :class:`~voicemon.events.AudioChunk` objects, all roles interleaved in time order.
 
+    The chunks are cut by :class:`~voicemon.audio.stream_edge.Chunker`, the chunker of every
+    live source too, so a file and a stream of the same audio give the same chunks.
+
     Args:
         audio: a decoded call.
         chunk_ms: chunk length in milliseconds.
@@ -264,10 +259,7 @@ def iter_chunks(audio: DecodedAudio, chunk_ms: int):
     Yields:
         Chunks of every role for one time span, then the next span.
     """
-    from voicemon.events import AudioChunk
-
-    step = max(1, int(SAMPLE_RATE_HZ * chunk_ms / 1000))
-    n = len(next(iter(audio.signals.values())))
-    for start in range(0, n, step):
-        for role, signal in audio.signals.items():
-            yield AudioChunk(samples=signal[start:start + step], start_sample=start, role=role)
+    chunker = Chunker(tuple(audio.signals), chunk_ms)
+    for role, signal in audio.signals.items():
+        chunker.push(role, signal)
+    yield from chunker.flush()

@@ -12,11 +12,10 @@ import logging
 import time
 from typing import Any
 
-import numpy as np
 
 from voicemon.audio.decode import DecodedAudio, iter_chunks
 from voicemon.errors import DeviceError
-from voicemon.events import SAMPLE_RATE_HZ, AudioChunk
+from voicemon.events import SAMPLE_RATE_HZ
 from voicemon.live.runner import LiveCall
 
 log = logging.getLogger(__name__)
@@ -134,8 +133,9 @@ class DeviceInput:
         self.roles = ("mixed",) if channels == 1 else tuple(roles)
 
     async def run(self, call: LiveCall, stop: asyncio.Event) -> None:
-        """Capture until ``stop`` is set, feeding ``call``."""
-        import soxr
+        """Capture until ``stop`` is set, feeding ``call`` through the audio edge (the chunks a
+        recording of the same audio would give ``analyze``)."""
+        from voicemon.audio.stream_edge import StreamEdge
 
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(maxsize=200)
@@ -146,8 +146,7 @@ class DeviceInput:
             stamp = time.perf_counter()
             loop.call_soon_threadsafe(_put_latest, queue, (indata.copy(), stamp))
 
-        resamplers = [soxr.ResampleStream(self.rate_hz, SAMPLE_RATE_HZ, 1, dtype="float32") for _ in self.roles]
-        positions = [0 for _ in self.roles]
+        edge = StreamEdge(tuple(self.roles), self.rate_hz, self.chunk_ms)
         block = max(1, int(self.rate_hz * self.chunk_ms / 1000))
         try:
             stream = self.sd.InputStream(device=self.device, channels=self.channels, samplerate=self.rate_hz,
@@ -162,10 +161,10 @@ class DeviceInput:
                 except asyncio.TimeoutError:
                     continue
                 for i, role in enumerate(self.roles):
-                    samples = resamplers[i].resample_chunk(np.ascontiguousarray(data[:, i], dtype=np.float32))
-                    if len(samples):
-                        call.feed(AudioChunk(samples=samples, start_sample=positions[i], role=role), received=stamp)
-                        positions[i] += len(samples)
+                    for chunk in edge.feed(role, data[:, i]):
+                        call.feed(chunk, received=stamp)
+        for chunk in edge.flush():  # the last partial chunk and the resamplers' tail
+            call.feed(chunk)
 
 
 def _put_latest(queue: asyncio.Queue, item) -> None:

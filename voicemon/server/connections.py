@@ -150,7 +150,7 @@ class IngestSession:
         if self.call is not None:
             raise protocol_error("already_started", "this connection already started a call")
         start = parse_start(msg)
-        self.decoder = FrameDecoder(start)
+        self.decoder = FrameDecoder(start, chunk_ms=self.server.config.audio.chunk_ms)
         self.lockstep = start.mode == "lockstep"
         self.call = self.server.open_call(start.call_id, start.roles, start.mode, f"ingest:{start.call_id}",
                                           {"rate_hz": start.sample_rate, "channels": start.channels, "format": start.encoding},
@@ -204,13 +204,15 @@ async def handle_twilio(server, ws) -> None:
     deadline = started + server.options.start_timeout_s
     limit = RateLimit(max(server.options.max_messages_per_s, 120.0))
     reason = "connection closed"
+    lockstep = False
     try:
         while True:
             if call is None:
                 message = await recv_start(ws, max(0.0, deadline - time.monotonic()))
             else:
                 message = await ws.recv()
-            limit.take()
+            if not lockstep:  # a lockstep upload is paced by the server itself
+                limit.take()
             event, msg = parse_twilio_message(message)
             if event in ("connected", "mark", "dtmf"):
                 continue
@@ -218,8 +220,9 @@ async def handle_twilio(server, ws) -> None:
                 if call is not None:
                     raise protocol_error("already_started", "a second start on one stream")
                 start = parse_twilio_start(msg, server.options.token)
-                tracks = TwilioTracks(list(start.tracks))
-                call = server.open_call(start.call_id, tracks.roles, "live", f"twilio:{start.stream_sid}",
+                tracks = TwilioTracks(list(start.tracks), server.config.audio.chunk_ms)
+                lockstep = start.mode == "lockstep"
+                call = server.open_call(start.call_id, tracks.roles, start.mode, f"twilio:{start.stream_sid}",
                                         {"rate_hz": TWILIO_RATE_HZ, "channels": len(tracks.roles), "format": "twilio mulaw"},
                                         metadata=start.metadata)
                 started = time.monotonic()
@@ -232,7 +235,9 @@ async def handle_twilio(server, ws) -> None:
                 received = time.perf_counter()
                 for chunk in tracks.media(media_object(msg)):
                     call.feed(chunk, received=received)
-                check_limits(server, tracks.input_s, started, False)
+                    if lockstep:  # each party's transcriptions folded in before the next chunk, as analyze does
+                        await call.settle()
+                check_limits(server, tracks.input_s, started, lockstep)
             else:  # stop
                 reason = "stopped by Twilio"
                 break

@@ -14,7 +14,8 @@ import binascii
 import numpy as np
 
 from voicemon.audio.g711 import ULAW_TO_FLOAT
-from voicemon.events import SAMPLE_RATE_HZ, AudioChunk
+from voicemon.audio.stream_edge import StreamEdge
+from voicemon.events import AudioChunk
 from voicemon.server.protocol import StartMessage, protocol_error
 
 
@@ -28,18 +29,16 @@ class FrameDecoder:
     Args:
         start: the validated start message.
         max_frame_s: longest audio one frame may carry.
+        chunk_ms: chunk length fed to the stages (``[audio] chunk_ms``): the frames go through the
+            call's :class:`~voicemon.audio.stream_edge.StreamEdge`, like a file in ``analyze``.
     """
 
-    def __init__(self, start: StartMessage, max_frame_s: float = 2.0) -> None:
-        import soxr
-
+    def __init__(self, start: StartMessage, max_frame_s: float = 2.0, chunk_ms: int = 100) -> None:
         self.start = start
         self.width = 2 if start.encoding == "pcm_s16le" else 1
         self.frame_bytes = self.width * start.channels
         self.max_bytes = int(max_frame_s * start.sample_rate) * self.frame_bytes
-        self._resamplers = [soxr.ResampleStream(start.sample_rate, SAMPLE_RATE_HZ, 1, dtype="float32")
-                            for _ in start.roles] if start.sample_rate != SAMPLE_RATE_HZ else None
-        self._positions = [0 for _ in start.roles]
+        self.edge = StreamEdge(tuple(start.roles), start.sample_rate, chunk_ms)
         self.input_s = 0.0
 
     def decode(self, frame: bytes) -> list[AudioChunk]:
@@ -59,24 +58,14 @@ class FrameDecoder:
             data = MULAW[np.frombuffer(frame, dtype=np.uint8)]
         data = data.reshape(-1, self.start.channels)
         self.input_s += len(data) / self.start.sample_rate
-        return self._chunks([data[:, i] for i in range(self.start.channels)])
+        out: list[AudioChunk] = []
+        for i, role in enumerate(self.start.roles):
+            out += self.edge.feed(role, data[:, i])
+        return out
 
     def flush(self) -> list[AudioChunk]:
-        """The resamplers' last samples at the end of the call."""
-        if self._resamplers is None:
-            return []
-        return self._chunks([np.zeros(0, np.float32) for _ in self.start.roles], last=True)
-
-    def _chunks(self, channels: list[np.ndarray], last: bool = False) -> list[AudioChunk]:
-        out = []
-        for i, role in enumerate(self.start.roles):
-            samples = np.ascontiguousarray(channels[i], dtype=np.float32)
-            if self._resamplers is not None:
-                samples = self._resamplers[i].resample_chunk(samples, last=last)
-            if len(samples):
-                out.append(AudioChunk(samples=samples, start_sample=self._positions[i], role=role))
-                self._positions[i] += len(samples)
-        return out
+        """The last partial chunk and the resamplers' last samples at the end of the call."""
+        return self.edge.flush()
 
 
 TWILIO_TRACK_ROLES = {"inbound": "customer", "outbound": "agent"}
@@ -92,21 +81,23 @@ class TwilioTracks:
     each with a millisecond ``timestamp`` from the start of the stream. Gaps (a track with
     nothing to send) are filled with silence so both roles keep the same clock.
 
+    The audio goes through the call's :class:`~voicemon.audio.stream_edge.StreamEdge`, the
+    resampler and chunker ``analyze`` uses, so a stream gives the chunks the same audio as a
+    file gives.
+
     Args:
         tracks: the ``tracks`` of Twilio's start message.
+        chunk_ms: chunk length fed to the stages (``[audio] chunk_ms``).
     """
 
-    def __init__(self, tracks: list[str]) -> None:
-        import soxr
-
+    def __init__(self, tracks: list[str], chunk_ms: int = 100) -> None:
         known = [t for t in tracks if t in TWILIO_TRACK_ROLES]
         if not known:
             raise protocol_error("bad_message", f"Twilio start lists no inbound/outbound track: {tracks!r}")
         self.roles = ("agent", "customer") if len(known) == 2 else ("mixed",)
         self.track_role = {t: (TWILIO_TRACK_ROLES[t] if len(known) == 2 else "mixed") for t in known}
-        self._resamplers = {r: soxr.ResampleStream(TWILIO_RATE_HZ, SAMPLE_RATE_HZ, 1, dtype="float32") for r in self.roles}
+        self.edge = StreamEdge(self.roles, TWILIO_RATE_HZ, chunk_ms)
         self._in_samples = {r: 0 for r in self.roles}  # 8 kHz samples received (incl. filled gaps)
-        self._out_samples = {r: 0 for r in self.roles}
         self.input_s = 0.0
 
     def media(self, media: dict) -> list[AudioChunk]:
@@ -150,20 +141,14 @@ class TwilioTracks:
         return chunks
 
     def flush(self) -> list[AudioChunk]:
-        """Pad every role to the same length and drain the resamplers."""
+        """Pad every role to the same length, drain the resamplers and release the rest."""
         end = max(self._in_samples.values())
         chunks: list[AudioChunk] = []
         for role in self.roles:
             if end > self._in_samples[role]:
                 chunks += self._emit(role, np.zeros(end - self._in_samples[role], np.float32))
-            chunks += self._emit(role, np.zeros(0, np.float32), last=True)
-        return chunks
+        return chunks + self.edge.flush()
 
-    def _emit(self, role: str, samples: np.ndarray, last: bool = False) -> list[AudioChunk]:
+    def _emit(self, role: str, samples: np.ndarray) -> list[AudioChunk]:
         self._in_samples[role] += len(samples)
-        out = self._resamplers[role].resample_chunk(samples, last=last)
-        if not len(out):
-            return []
-        chunk = AudioChunk(samples=out, start_sample=self._out_samples[role], role=role)
-        self._out_samples[role] += len(out)
-        return [chunk]
+        return self.edge.feed(role, samples)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from voicemon.audio.stream_edge import StreamResampler
 from voicemon.events import SAMPLE_RATE_HZ, AudioChunk
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,12 @@ class TrackAligner:
 
     def __init__(self, roles: tuple[str, ...], rate_hz: int, max_skew_s: float = MAX_SKEW_S,
                  stall_s: float = 1.0, silent: tuple[str, ...] = ()) -> None:
-        import soxr
-
         self.roles = tuple(roles)
         self.rate_hz = rate_hz
         self.max_skew = int(max_skew_s * rate_hz)
         self.stall_s = stall_s
         self.silent = set(silent)
-        self._resamplers = ({r: soxr.ResampleStream(rate_hz, SAMPLE_RATE_HZ, 1, dtype="float32") for r in self.roles}
+        self._resamplers = ({r: StreamResampler(rate_hz) for r in self.roles}
                             if rate_hz != SAMPLE_RATE_HZ else None)
         self._received = {r: 0 for r in self.roles}  # input samples per role, silence fills included
         self._pending: dict[str, list[np.ndarray]] = {r: [] for r in self.roles}
@@ -154,7 +153,7 @@ class TrackAligner:
 
     def _emit(self, role: str, samples: np.ndarray, last: bool = False) -> list[AudioChunk]:
         self._in[role] += len(samples)
-        out = self._resamplers[role].resample_chunk(samples, last=last) if self._resamplers is not None else samples
+        out = self._resamplers[role].feed(samples, last=last) if self._resamplers is not None else samples
         if not len(out):
             return []
         chunk = AudioChunk(samples=out, start_sample=self._out[role], role=role)

@@ -403,15 +403,15 @@ class LegFeed:
             ProtocolError: the rate changed, or a limit was hit.
         """
         if self.rate_hz == 0:
-            import soxr
+            from voicemon.audio.stream_edge import StreamResampler
 
             self.rate_hz = rate_hz
             if rate_hz != SAMPLE_RATE_HZ:
-                self._resampler = soxr.ResampleStream(rate_hz, SAMPLE_RATE_HZ, 1, dtype="float32")
+                self._resampler = StreamResampler(rate_hz)
         elif rate_hz != self.rate_hz:
             raise protocol_error("unsupported_rate", f"the sample rate changed mid-stream ({self.rate_hz} -> {rate_hz} Hz)")
         if self._resampler is not None:
-            samples = self._resampler.resample_chunk(np.ascontiguousarray(samples, np.float32))
+            samples = self._resampler.feed(samples)
         if len(samples):
             _feed(self.server, self.shared, self.shared.tracks.feed(self.leg.role, samples), received)
 
@@ -421,7 +421,7 @@ class LegFeed:
         if not shared.call.ended and not self.server.is_ending(shared.call):
             chunks = []
             if self._resampler is not None:
-                tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+                tail = self._resampler.feed(np.zeros(0, np.float32), last=True)
                 if len(tail):
                     chunks += shared.tracks.feed(self.leg.role, tail)
             chunks += shared.tracks.close_role(self.leg.role)  # the other leg goes on without waiting for this one

@@ -36,6 +36,7 @@ class TwilioStart:
     tracks: tuple[str, ...]
     stream_sid: str
     metadata: dict = field(default_factory=lambda: parse_metadata({}))
+    mode: str = "live"
 
 
 def parse_twilio_message(text: str | bytes) -> tuple[str, dict[str, Any]]:
@@ -69,8 +70,10 @@ def parse_twilio_start(msg: dict[str, Any], token: str | None) -> TwilioStart:
 
     The call id is ``customParameters.call_id`` if given, else ``callSid``, else ``streamSid``;
     whichever is used must follow the call-id rule. ``agent_id``, ``agent_name``, ``queue`` and
-    ``customer_ref`` parameters are the call's metadata; every other parameter (but ``call_id``
-    and ``token``) goes into its ``meta``.
+    ``customer_ref`` parameters are the call's metadata; every other parameter (but ``call_id``,
+    ``token`` and ``mode``) goes into its ``meta``. ``mode`` is ``live`` (Twilio's own streams) or
+    ``lockstep`` (uploading a recording in Twilio's format: the server folds in every
+    transcription before the next chunk, so the events are ``analyze``'s).
 
     Raises:
         ProtocolError: ``unauthorized`` (4401), ``unsupported_encoding`` or ``bad_message``.
@@ -99,10 +102,13 @@ def parse_twilio_start(msg: dict[str, Any], token: str | None) -> TwilioStart:
             break
     else:
         raise protocol_error("bad_message", "Twilio start has no callSid or streamSid")
-    extra = {k: v for k, v in params.items() if k not in (*METADATA_FIELDS, "call_id", "token")}
+    mode = params.get("mode", "live")
+    if mode not in ("live", "lockstep"):
+        raise protocol_error("bad_message", "Twilio customParameters.mode must be live or lockstep")
+    extra = {k: v for k, v in params.items() if k not in (*METADATA_FIELDS, "call_id", "token", "mode")}
     metadata = parse_metadata({k: params[k] for k in METADATA_FIELDS if k in params}, extra,
                               where="Twilio customParameters")
-    return TwilioStart(call_id, tuple(tracks), stream_sid if is_valid_call_id(stream_sid) else "", metadata)
+    return TwilioStart(call_id, tuple(tracks), stream_sid if is_valid_call_id(stream_sid) else "", metadata, mode)
 
 
 def media_object(msg: dict[str, Any]) -> dict[str, Any]:
