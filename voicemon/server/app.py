@@ -228,6 +228,8 @@ class VoicemonServer:
         entry.stem = stem
         call.emit([CallStarted(t=0.0, roles=tuple(call.roles), source=source, **(metadata or {}))])
         durable.flush()
+        who = f", agent {metadata['agent_id']}" if metadata and metadata.get("agent_id") else ""
+        log.info("call %s started (%s, %s%s)", call_id, mode, source, who)
         return call
 
     def is_ending(self, call: LiveCall) -> bool:
