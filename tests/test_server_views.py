@@ -226,3 +226,24 @@ def test_hub_keeps_each_roles_peak_and_time_heated():
     assert entry.peaks["customer"] == {"level": "critical", "score": 90.0, "t": 2.0}
     assert entry.heated_s["customer"] == 4.0  # heated or critical from 1 s to 5 s
     assert entry.readings["customer"]["level"] == "calm"
+
+
+def test_serve_logs_one_line_per_call_start_and_end(config, transcriber, tmp_path, caplog):
+    """`serve` says what it does per call at INFO (issue 14 L2): one start line, one end line."""
+    import logging
+
+    cfg = server_config(config, tmp_path, token=TOKEN)
+
+    async def main():
+        async with running_server(cfg, transcriber) as server:
+            ws, reply = await _open_call(f"ws://127.0.0.1:{server.port}", "logged-call", agent_id="amy")
+            assert reply["type"] == "started", reply
+            await _end_call(ws)
+
+    with caplog.at_level(logging.INFO, logger="voicemon.server.app"):
+        asyncio.run(main())
+    lines = [r.getMessage() for r in caplog.records if r.name == "voicemon.server.app"]
+    started = [x for x in lines if x.startswith("call logged-call started")]
+    ended = [x for x in lines if x.startswith("call logged-call ended")]
+    assert len(started) == 1 and "agent amy" in started[0] and "live" in started[0], lines
+    assert len(ended) == 1, lines
