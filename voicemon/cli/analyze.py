@@ -31,6 +31,7 @@ EXAMPLES = """examples:
 SUMMARY_LIMIT = 15
 """The end-of-batch summary lists at most this many calls (worst first)."""
 
+
 def add_analyze_parser(sub, common: argparse.ArgumentParser) -> None:
     """Register ``analyze`` on the CLI's subparsers."""
     p = sub.add_parser("analyze", parents=[common], help="analyse recorded calls into JSON/HTML reports and a CSV summary",
