@@ -120,6 +120,11 @@ async def run_calls(pool: AsrPool, config, audios: list[tuple[str, DecodedAudio]
         await call.finish()
     done.set()
     await sampler
+    return summarize_calls(calls, backlog, started, fed_s, pool.stats.merged_jobs)
+
+
+def summarize_calls(calls: list, backlog: list[float], started: float, fed_s: float, merged_jobs: int) -> dict:
+    """The latency, backlog and ASR-status figures of finished live ``calls`` (one capacity step)."""
     meter = [x for c in calls for x in c.latency.meter_s]
     transcript = [x for c in calls for x in c.latency.transcript_s]
     statuses = [e for c in calls for e in c.log if e["type"] == "asr_status"]
@@ -138,7 +143,7 @@ async def run_calls(pool: AsrPool, config, audios: list[tuple[str, DecodedAudio]
                       "max": _r(max(backlog) if backlog else None)},
         "dropped_utterances": sum(1 for e in statuses if e["state"] == "dropped"),
         "behind_events": sum(1 for e in statuses if e["state"] == "behind"),
-        "merged_jobs": pool.stats.merged_jobs,
+        "merged_jobs": merged_jobs,
     }
 
 
@@ -177,27 +182,7 @@ async def run_calls_through(server, adapter: str, audios: list[tuple[str, Decode
         calls.append(entry.call)
     done.set()
     await sampler
-    meter = [x for c in calls for x in c.latency.meter_s]
-    transcript = [x for c in calls for x in c.latency.transcript_s]
-    statuses = [e for c in calls for e in c.log if e["type"] == "asr_status"]
-    third = max(1, len(backlog) // 3)
-    return {
-        "adapter": adapter,
-        "calls": len(calls),
-        "audio_s_per_call": round(calls[0].media_s, 1),
-        "wall_s": round(time.perf_counter() - started, 1),
-        "feed_wall_s": round(fed_s, 1),
-        "meter_latency_ms": {q: _ms(percentile(meter, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},
-        "meter_readings": len(meter),
-        "transcript_latency_s": {q: _r(percentile(transcript, p)) for q, p in (("p50", 50), ("p95", 95), ("max", 100))},
-        "utterances": len(transcript),
-        "backlog_s": {"first_third_mean": _r(float(np.mean(backlog[:third])) if backlog else None),
-                      "last_third_mean": _r(float(np.mean(backlog[-third:])) if backlog else None),
-                      "max": _r(max(backlog) if backlog else None)},
-        "dropped_utterances": sum(1 for e in statuses if e["state"] == "dropped"),
-        "behind_events": sum(1 for e in statuses if e["state"] == "behind"),
-        "merged_jobs": pool.stats.merged_jobs - merged_before,
-    }
+    return {"adapter": adapter, **summarize_calls(calls, backlog, started, fed_s, pool.stats.merged_jobs - merged_before)}
 
 
 def _ms(v: float | None) -> float | None:
