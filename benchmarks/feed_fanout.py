@@ -201,17 +201,9 @@ def main() -> int:
 
 def main_redis(args) -> int:
     """``--hub redis``: redis-server + servers A and B; calls into A; watchers on B and on A."""
-    import shutil
-    import socket
+    from local_redis import start_redis
 
-    binary = shutil.which("redis-server") or shutil.which("valkey-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    redis_proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis_proc, port = start_redis()
     env = {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
     servers = []
     try:

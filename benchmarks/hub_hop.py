@@ -20,9 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -96,14 +93,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "hub_hop.json"))
     args = parser.parse_args()
-    binary = shutil.which("redis-server") or shutil.which("valkey-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from local_redis import start_redis
+
+    proc, port = start_redis()
     try:
         time.sleep(0.5)
         result = asyncio.run(run(f"redis://127.0.0.1:{port}/0", args))
