@@ -133,3 +133,21 @@ def test_local_engine_retries_a_failed_call_once_then_leaves_it_until_it_changes
     assert read_manifest(out)[str(bad)]["attempts"] == 1  # a new file starts its attempts over
     rows = (out / "summary.csv").read_text().splitlines()
     assert len(rows) == 3 and all(",error," in r for r in rows[1:])
+
+
+def test_call_list_with_hostile_rows_is_a_batch_error_or_capped(tmp_path):
+    """A call list's values come from outside: a NUL byte is a typed error naming the line; a
+    huge metadata value is capped; a ``../`` path is only ever read (reports are named by stem)."""
+    from voicemon.batch.inputs import MAX_METADATA_CHARS, read_call_list
+    from voicemon.errors import BatchError
+
+    nul = tmp_path / "nul.csv"
+    nul.write_text("path,agent\nok.wav,amy\n\"a\x00b.wav\",bob\n", encoding="utf-8")
+    with pytest.raises(BatchError, match="line 3: a path with a NUL byte"):
+        read_call_list(nul)
+
+    huge = tmp_path / "huge.csv"
+    huge.write_text("path,agent,queue\n../up.wav," + "x" * 100_000 + ",q\n", encoding="utf-8")
+    (item,) = read_call_list(huge)
+    assert len(item.metadata["agent"]) == MAX_METADATA_CHARS and item.metadata["queue"] == "q"
+    assert item.key == str((tmp_path.parent / "up.wav").resolve())

@@ -83,6 +83,8 @@ def read_call_list(path: Path) -> list[BatchItem]:
                 raw = row.pop("path", "")
                 if not raw:
                     raise BatchError(f"{path}, line {n}: empty path")
+                if "\x00" in raw:
+                    raise BatchError(f"{path}, line {n}: a path with a NUL byte")
                 p = Path(raw)
                 if not p.is_absolute():
                     p = path.parent / p
