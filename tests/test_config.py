@@ -159,3 +159,10 @@ def test_coerce_uses_the_fields_types_not_their_spelling():
     with pytest.raises(TypeError, match="unsupported option type"):
         _coerce("s", "n", Point, "1")
     assert cfg.load(environ={"VOICEMON_SERVER_TOKEN": "1234"}).server.token == "1234"
+
+
+@pytest.mark.parametrize("hub", ["http://x", "redis://h\x00:6379/0", "redis://" + "h" * 5000, "../../etc/passwd",
+                                 "redis://host\n:6379"])
+def test_hostile_hub_url_is_a_config_error(hub):
+    with pytest.raises(ConfigError, match="server.hub"):
+        cfg.load(environ={}, overrides={"server": {"hub": hub}})

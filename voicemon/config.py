@@ -533,6 +533,8 @@ def _validate(config: Config) -> None:
             or srv.watcher_send_timeout_s <= 0 or not 0 < srv.log_flush_s <= 1.0):
         raise ConfigError("server: max_ingest_connections, max_watchers >= 1; start_timeout_s, "
                           "watcher_send_timeout_s > 0; log_flush_s in (0, 1] s")
+    if srv.hub and (len(srv.hub) > 2048 or any(ord(ch) < 32 or ord(ch) == 127 for ch in srv.hub)):
+        raise ConfigError("server.hub must be a URL of at most 2048 characters without control characters")
     if srv.hub and not srv.hub.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"server.hub must be empty (one server) or a redis://host:port/db URL, not {srv.hub[:40]!r}")
     if srv.hub_node_ttl_s < 1.0 or srv.hub_stream_maxlen < 1000:
