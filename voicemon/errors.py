@@ -35,3 +35,8 @@ class DeviceError(VoicemonError):
 class BatchError(VoicemonError):
     """A batch run cannot start or go on: its manifest is locked or unreadable, or the engine
     (Ray) is missing or unreachable."""
+
+
+class AsrDropped(VoicemonError):
+    """A live ASR pool dropped a queued utterance to keep its backlog bounded (the utterance
+    then has no text; the call goes on)."""

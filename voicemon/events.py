@@ -85,6 +85,8 @@ class AsrJob:
         start_sample: index of ``samples[0]`` since the call started (16 kHz).
         samples: float32 16 kHz mono audio of the utterance.
         final: ``False`` for an interim (tentative) look at an utterance still in progress.
+        speech_end_sample: where the speech itself ended, before the trailing pad the segmenter
+            adds (``None``: at the last sample). Drivers measure transcript latency from it.
     """
 
     job_id: str
@@ -93,6 +95,7 @@ class AsrJob:
     start_sample: int
     samples: np.ndarray
     final: bool = True
+    speech_end_sample: int | None = None
 
     @property
     def start_s(self) -> float:
@@ -103,6 +106,28 @@ class AsrJob:
     def end_s(self) -> float:
         """Media time just after the last sample."""
         return (self.start_sample + len(self.samples)) / SAMPLE_RATE_HZ
+
+    @property
+    def speech_end_s(self) -> float:
+        """Media time the utterance's speech ended (the audio less the segmenter's trailing pad)."""
+        if self.speech_end_sample is None:
+            return self.end_s
+        return max(self.start_s, min(self.end_s, self.speech_end_sample / SAMPLE_RATE_HZ))
+
+    @property
+    def utterance_key(self) -> str:
+        """The utterance this job is part of, the same for every part, interim or final.
+
+        An utterance longer than the segmenter's cap is transcribed in parts (``agent-3``,
+        ``agent-3.1``…); an interim look at any part belongs to the same utterance.
+        """
+        return self.utterance_id.split(".", 1)[0]
+
+    def in_call_time(self, words: Iterable[Word]) -> list[Word]:
+        """Words timed from this job's first sample (as the recogniser gives them), in call time."""
+        offset_s = self.start_s
+        return [Word(start=round(w.start + offset_s, 3), end=round(w.end + offset_s, 3), text=w.text,
+                     probability=w.probability) for w in words]
 
 
 @dataclass(frozen=True)

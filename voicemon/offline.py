@@ -36,7 +36,7 @@ from voicemon.config import Config
 from voicemon.escalation.meter import MeterParams, load_meter_params
 from voicemon.events import AsrJob, Event, Word, to_dict
 from voicemon.report.model import build_report
-from voicemon.session import InterpretStages, SignalStages, Step, call_roles, swap_roles
+from voicemon.session import InterpretStages, SignalStages, Step, call_roles, fold, swap_roles
 
 
 ProgressFn = Callable[[float, str], None]
@@ -186,11 +186,14 @@ def run_analysis(audio: DecodedAudio, config: Config, transcriber: Transcriber, 
         if list(audio.signals) == ["mixed"]:  # one channel: say which meters it has (as live does)
             events.append(_speakers_event(router, info))
         done = 0
-        for step in steps:
-            events.extend(interpret.consume_with_results(step, lambda job: futures.pop(job.job_id).result()))
+
+        def step_done(step: Step) -> None:
+            nonlocal done
             done += len(step.jobs)
             if progress and step.jobs:
                 progress(SIGNAL_SHARE + ASR_SHARE * done / max(1, done + len(futures)), "transcribing")
+
+        events.extend(fold(interpret, steps, lambda job: futures.pop(job.job_id).result(), step_done))
         for _, future in mixed.values():  # a one-speaker call whose stages cut other utterances
             future.cancel()
     if progress:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from voicemon.audio.segmenter import UtteranceSegmenter
 from voicemon.config import Config
+from voicemon.errors import AsrDropped
 from voicemon.escalation.coach import Coach
 from voicemon.escalation.conversation import ConversationCues
 from voicemon.escalation.meter import EscalationMeter, MeterParams, load_meter_params
@@ -30,6 +31,7 @@ from voicemon.escalation.text_cues import TextCueDetector
 from voicemon.escalation.valence import WordValence
 from voicemon.events import (
     AsrJob,
+    AsrStatus,
     AudioChunk,
     Cue,
     Event,
@@ -57,11 +59,15 @@ class Step:
         events: events in the order they happened.
         jobs: utterances to transcribe; hand each one's words back with ``feed_asr``.
         watermark_s: media time every party has reached (``None`` if it did not advance).
+        cancel: ids of interim jobs no longer wanted (a final job of their utterance was issued,
+            or the call ended); a driver may cancel them, and their words are ignored if they
+            come (only :class:`CallSession` fills this).
     """
 
     events: list[Event] = field(default_factory=list)
     jobs: list[AsrJob] = field(default_factory=list)
     watermark_s: float | None = None
+    cancel: list[str] = field(default_factory=list)
 
 
 def call_roles(signal_roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -239,17 +245,56 @@ class InterpretStages:
             out.extend(self.feed_asr(job, result))
         return out
 
-    def acknowledge(self, prompt_id: str, action: str = "acknowledged") -> list[Event]:
-        """The agent acted on or dismissed a prompt."""
-        return [PromptAcknowledged(t=round(self.now_s, 3), prompt_id=prompt_id, action=action)]
+    def acknowledge(self, prompt_id: str, action: str = "acknowledged",
+                    by: dict[str, Any] | None = None) -> list[Event]:
+        """The agent acted on or dismissed a prompt.
+
+        Args:
+            prompt_id: the prompt.
+            action: ``acknowledged`` or ``dismissed``.
+            by: who acted (default: an agent view, ``{"role": "agent", "agent_id": None}``).
+        """
+        if by is None:
+            return [PromptAcknowledged(t=round(self.now_s, 3), prompt_id=prompt_id, action=action)]
+        return [PromptAcknowledged(t=round(self.now_s, 3), prompt_id=prompt_id, action=action, by=dict(by))]
+
+
+def fold(stages: InterpretStages, steps: Iterable[Step], result_of: Callable[[AsrJob], list[Word] | Exception],
+         on_step: Callable[[Step], None] | None = None) -> list[Event]:
+    """Fold recorded signal steps through the interpreting stages, each job's words in place.
+
+    The one fold of the project: ``analyze`` (:func:`voicemon.offline.analyze_audio`), ``eval``
+    (:func:`voicemon.eval.pipeline.interpret`) and calibration run it over the steps of a whole
+    call; the live driver produces the same sequence one chunk at a time (lockstep replay
+    equals it event for event).
+
+    Args:
+        stages: the interpreting stages (fresh for each fold).
+        steps: what :class:`SignalStages` produced, in order.
+        result_of: the words of a job in call time, or the exception its transcription raised.
+        on_step: called after each step (progress).
+    """
+    events: list[Event] = []
+    for step in steps:
+        events.extend(stages.consume_with_results(step, result_of))
+        if on_step is not None:
+            on_step(step)
+    return events
 
 
 class CallSession:
     """One call: feed chunks in time order, hand back ASR results, flush at the end.
 
+    Besides chaining the two halves, the session owns the policies a live driver would
+    otherwise reimplement (DESIGN.md §1): when to ask for interim (tentative) text, in media
+    time; which interim job a final job supersedes; moving words from job-relative to call
+    time; what a failed transcription logs; prompt acknowledgements. A driver only submits
+    the jobs it is given, hands back what they gave (:meth:`feed_job_result`) and cancels
+    what :attr:`Step.cancel` names.
+
     Args:
         roles: ``("agent", "customer")`` or ``("mixed",)``.
-        config: options.
+        config: options (``config.live.interim_interval_s``: interim text cadence).
         params: meter parameters (default: loaded from ``config.meter.params``).
         router: splits ``mixed`` chunks of a diarized mono call into agent and customer chunks.
     """
@@ -261,17 +306,109 @@ class CallSession:
         self.params = params or load_meter_params(config.meter.params)
         self.signal = SignalStages(self.roles, config, self.params, router)
         self.interpret = InterpretStages(self.roles, config, self.params)
+        self.interim_interval_s = config.live.interim_interval_s
+        self.media_s = 0.0
+        """Media time the call has reached (the end of the latest chunk of any party)."""
+        self._open_finals = {r: 0 for r in self.roles}
+        self._interim: dict[str, AsrJob | None] = {r: None for r in self.roles}
+        self._last_interim_s = {r: 0.0 for r in self.roles}
+        self._flushed = False
 
     def feed(self, chunk: AudioChunk) -> Step:
         """Take one party's next chunk; returns events and the jobs to transcribe."""
         step = self.signal.feed(chunk)
-        return Step(events=self.interpret.consume(step), jobs=step.jobs, watermark_s=step.watermark_s)
+        self.media_s = max(self.media_s, chunk.t1)
+        return self._issue(Step(events=self.interpret.consume(step), jobs=step.jobs, watermark_s=step.watermark_s))
 
     def feed_asr(self, job: AsrJob, words: list[Word]) -> list[Event]:
-        """Take the words of a job returned by ``feed``/``flush``."""
+        """Take the words of a job returned by ``feed``/``flush``, already in call time.
+
+        Drivers that get words timed from the job's start (as Whisper gives them) use
+        :meth:`feed_job_result`, which also keeps the interim bookkeeping.
+        """
         return self.interpret.feed_asr(job, words)
 
+    def feed_job_result(self, job: AsrJob, result: Sequence[Word] | BaseException) -> list[Event]:
+        """Take what transcribing a job gave: its words timed from the job's first sample, or
+        the exception it raised.
+
+        The words are moved to call time here. A final job that failed logs why — an
+        :class:`~voicemon.events.AsrStatus` ``dropped`` for
+        :class:`~voicemon.errors.AsrDropped`, a non-fatal ``asr``
+        :class:`~voicemon.events.StageError` otherwise — and its utterance has no text. An
+        interim job that failed, was superseded by its final job or comes after the end of the
+        call is dropped without a word.
+
+        Args:
+            job: a job this session issued (from ``feed``, ``flush`` or :meth:`interim_jobs`).
+            result: the recogniser's words (times relative to the job) or its exception.
+        """
+        if not job.final:
+            if self._interim.get(job.role) is not job:
+                return []  # superseded, or not ours
+            self._interim[job.role] = None
+            if isinstance(result, BaseException) or self._flushed or not result:
+                return []
+            return self.interpret.feed_asr(job, job.in_call_time(result))
+        self._open_finals[job.role] = max(0, self._open_finals.get(job.role, 0) - 1)
+        if isinstance(result, BaseException):
+            return [self._failure(job, result), *self.interpret.feed_asr(job, [])]
+        return self.interpret.feed_asr(job, job.in_call_time(result))
+
+    def interim_jobs(self) -> list[AsrJob]:
+        """Interim (tentative-text) jobs due at the media time reached, at most one per party.
+
+        A party gets one while it speaks, when none of its final or interim jobs is
+        outstanding, its last interim job was issued ``interim_interval_s`` of media time ago or
+        more, and its open utterance is at least that long. Hand each job's outcome back with
+        :meth:`feed_job_result` (a job the driver could not run: any exception).
+        """
+        interval = self.interim_interval_s
+        if interval <= 0 or self._flushed:
+            return []
+        jobs: list[AsrJob] = []
+        for role, seg in self.signal.segmenters.items():
+            if not seg.in_speech or self._interim[role] is not None or self._open_finals[role]:
+                continue
+            if self.media_s - self._last_interim_s[role] < interval:
+                continue
+            job = seg.snapshot()
+            if job is None or job.end_s - job.start_s < interval:
+                continue
+            self._last_interim_s[role] = self.media_s
+            self._interim[role] = job
+            jobs.append(job)
+        return jobs
+
+    def acknowledge(self, prompt_id: str, action: str = "acknowledged",
+                    by: dict[str, Any] | None = None) -> list[Event]:
+        """The agent acted on or dismissed a prompt (see :meth:`InterpretStages.acknowledge`)."""
+        return self.interpret.acknowledge(prompt_id, action, by)
+
     def flush(self) -> Step:
-        """End of the call: close open utterances and emit the last readings."""
+        """End of the call: close open utterances and emit the last readings; every interim
+        job still outstanding is cancelled."""
         step = self.signal.flush()
-        return Step(events=self.interpret.consume(step), jobs=step.jobs, watermark_s=step.watermark_s)
+        out = self._issue(Step(events=self.interpret.consume(step), jobs=step.jobs, watermark_s=step.watermark_s))
+        self._flushed = True
+        for role, pending in self._interim.items():
+            if pending is not None:
+                out.cancel.append(pending.job_id)
+                self._interim[role] = None
+        return out
+
+    def _issue(self, step: Step) -> Step:
+        """Count the step's final jobs as outstanding; cancel the interim jobs they supersede."""
+        for job in step.jobs:
+            self._open_finals[job.role] = self._open_finals.get(job.role, 0) + 1
+            pending = self._interim.get(job.role)
+            if pending is not None and pending.utterance_key == job.utterance_key:
+                step.cancel.append(pending.job_id)
+                self._interim[job.role] = None
+        return step
+
+    def _failure(self, job: AsrJob, exc: BaseException) -> Event:
+        if isinstance(exc, AsrDropped):
+            return AsrStatus(t=round(self.media_s, 3), role=job.role, state="dropped", message=str(exc))
+        detail = str(exc) or ("cancelled" if type(exc).__name__ == "CancelledError" else type(exc).__name__)
+        return StageError(t=self.media_s, stage="asr", message=f"{job.utterance_id}: {detail}", fatal=False)

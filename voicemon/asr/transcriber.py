@@ -220,19 +220,11 @@ class WhisperTranscriber:
         return words
 
 
-def transcribe_job_words(transcriber: Transcriber, samples: np.ndarray, offset_s: float) -> list[Word]:
-    """Run a transcriber and shift its word times to media time."""
-    return [
-        Word(start=round(w.start + offset_s, 3), end=round(w.end + offset_s, 3), text=w.text, probability=w.probability)
-        for w in transcriber.transcribe(samples)
-    ]
-
-
 def transcribe_or_error(transcriber: Transcriber, job) -> list[Word] | Exception:
     """Words of an :class:`~voicemon.events.AsrJob`, or the exception its transcription raised
     (logged): one bad utterance must not lose the call."""
     try:
-        return transcribe_job_words(transcriber, job.samples, job.start_s)
+        return job.in_call_time(transcriber.transcribe(job.samples))
     except Exception as exc:
         log.warning("transcription of %s failed: %s", job.job_id, exc)
         return exc

@@ -108,7 +108,7 @@ class UtteranceSegmenter:
         if self._in_speech:
             end = self._last_speech_end
             events.append(SpeechEnded(t=end / SAMPLE_RATE_HZ, role=self.role, start=self._speech_start / SAMPLE_RATE_HZ))
-            jobs.append(self._job(self._utt_start, min(self._buffer_end, end + int(TAIL_S * SAMPLE_RATE_HZ))))
+            jobs.append(self._job(self._utt_start, min(self._buffer_end, end + int(TAIL_S * SAMPLE_RATE_HZ)), speech_end=end))
             self._in_speech = False
         return events, jobs
 
@@ -136,7 +136,7 @@ class UtteranceSegmenter:
         b = max(a, min(len(data), end - self._buffer_start))
         return data[a:b].copy()
 
-    def _job(self, start: int, end: int, final: bool = True) -> AsrJob:
+    def _job(self, start: int, end: int, final: bool = True, speech_end: int | None = None) -> AsrJob:
         utt_id = f"{self.role}-{self._utt_index}" + (f".{self._part_index}" if self._part_index else "")
         job = AsrJob(
             job_id=f"{self.role}-j{self._job_index}",
@@ -145,6 +145,7 @@ class UtteranceSegmenter:
             start_sample=max(start, self._buffer_start),
             samples=self._slice(start, end),
             final=final,
+            speech_end_sample=speech_end,
         )
         self._job_index += 1
         return job
@@ -192,7 +193,7 @@ class UtteranceSegmenter:
         if self._silence_frames * self.opt.frame_ms >= self.opt.end_silence_ms:
             end = self._last_speech_end
             events.append(SpeechEnded(t=end / SAMPLE_RATE_HZ, role=self.role, start=self._speech_start / SAMPLE_RATE_HZ))
-            jobs.append(self._job(self._utt_start, end + int(TAIL_S * SAMPLE_RATE_HZ)))
+            jobs.append(self._job(self._utt_start, end + int(TAIL_S * SAMPLE_RATE_HZ), speech_end=end))
             self._in_speech = False
             self._onset_frames = 0
             self._utt_index += 1

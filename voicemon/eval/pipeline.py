@@ -26,7 +26,7 @@ import numpy as np
 from voicemon.config import Config
 from voicemon.escalation.meter import EscalationMeter, MeterParams
 from voicemon.events import AsrJob, EscalationReading, Event, ProsodyFrame, Word
-from voicemon.session import InterpretStages, SignalStages, Step, call_roles
+from voicemon.session import InterpretStages, SignalStages, Step, call_roles, fold
 
 SAMPLE_RATE_HZ = 16000
 BASELINE_HEATED_Z = 2.0
@@ -135,12 +135,8 @@ def interpret(run: SignalRun, config: Config, params: MeterParams) -> list[Event
     Returns:
         Every event, in the order :func:`voicemon.offline.analyze_audio` produces them.
     """
-    stages = InterpretStages(run.roles, config, params)
     words = run.words or {}
-    events: list[Event] = []
-    for step in run.steps:
-        events.extend(stages.consume_with_results(step, lambda job: words.get(job.job_id, [])))
-    return events
+    return fold(InterpretStages(run.roles, config, params), run.steps, lambda job: words.get(job.job_id, []))
 
 
 def baseline_params(params: MeterParams) -> MeterParams:

@@ -26,16 +26,13 @@ from typing import Hashable
 import numpy as np
 
 from voicemon.asr.transcriber import Transcriber
+from voicemon.errors import AsrDropped
 from voicemon.events import SAMPLE_RATE_HZ, AsrJob, Word
 
 log = logging.getLogger(__name__)
 
 GAP_S = 0.5
 """Silence put between utterances transcribed together."""
-
-
-class AsrDropped(Exception):
-    """The pool dropped a queued job to keep its backlog bounded."""
 
 
 @dataclass

@@ -20,6 +20,8 @@ Both changes are announced by a ``speakers`` event (:class:`~voicemon.events.Spe
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from voicemon.config import Config
 from voicemon.escalation.meter import MeterParams
 from voicemon.events import SAMPLE_RATE_HZ, AsrJob, AudioChunk, EscalationReading, Event, SpeakersChanged, Word
@@ -74,21 +76,46 @@ class LiveMonoSession:
         """Take the next chunk of the one channel."""
         if chunk.role != "mixed":
             raise ValueError(f"a one-channel call takes mixed chunks, not {chunk.role!r}")
+        for session in (self.mixed, self.split_session):  # one media clock for both phases
+            if session is not None:
+                session.media_s = max(session.media_s, chunk.t1)
         head: list[Event] = []
         if not self._announced:
             self._announced = True
             head.append(mixed_speakers_event())
         if self.tracker is None:
             step = self.mixed.feed(chunk)
-            return Step(events=head + step.events, jobs=step.jobs, watermark_s=step.watermark_s)
+            return Step(events=head + step.events, jobs=step.jobs, watermark_s=step.watermark_s, cancel=step.cancel)
         if self.split_session is None:
             parts = self.tracker.feed(chunk)
             step = self.mixed.feed(parts[0])
-            step = Step(events=head + step.events, jobs=step.jobs, watermark_s=step.watermark_s)
+            step = Step(events=head + step.events, jobs=step.jobs, watermark_s=step.watermark_s, cancel=step.cancel)
             if self.tracker.split is not None:
                 step = self._merge(step, self._start_split())
             return step
         return self._feed_parts(self.tracker.feed(chunk))
+
+    @property
+    def media_s(self) -> float:
+        """Media time the call has reached."""
+        return self.mixed.media_s
+
+    def interim_jobs(self) -> list[AsrJob]:
+        """Interim jobs due now (of the ``mixed`` party, or after the split of agent/customer)."""
+        return self._active.interim_jobs()
+
+    def feed_job_result(self, job: AsrJob, result: Sequence[Word] | BaseException) -> list[Event]:
+        """Take what transcribing a job of either phase gave (words relative to the job)."""
+        if job.role == "mixed":
+            if self.split_session is None and job.final and not isinstance(result, BaseException):
+                self._warmup_words.extend(job.in_call_time(result))
+            return self.mixed.feed_job_result(job, result)
+        assert self.split_session is not None
+        return self.split_session.feed_job_result(job, result)
+
+    def acknowledge(self, prompt_id: str, action: str = "acknowledged", by: dict | None = None) -> list[Event]:
+        """The agent acted on or dismissed a prompt."""
+        return self._active.acknowledge(prompt_id, action, by)
 
     def feed_asr(self, job: AsrJob, words: list[Word]) -> list[Event]:
         """Take the words of a finished job (of either phase)."""
@@ -130,6 +157,7 @@ class LiveMonoSession:
         self.tracker.roles = ("agent", "customer") if self.choice.agent_speaker == 0 else ("customer", "agent")
         closing = self.mixed.flush()
         session = CallSession(("agent", "customer"), self.config, self.params)
+        session.media_s = self.mixed.media_s
         n = int(round(split.t * SAMPLE_RATE_HZ))
         for role in ("agent", "customer"):  # the new stages' clocks start at the split
             session.signal.feed(AudioChunk(samples=_zeros(n), start_sample=0, role=role))
@@ -153,12 +181,13 @@ class LiveMonoSession:
 
     def _drop_before_split(self, step: Step) -> Step:
         events = [e for e in step.events if not (isinstance(e, EscalationReading) and e.t <= self._split_t)]
-        return Step(events=events, jobs=step.jobs, watermark_s=step.watermark_s)
+        return Step(events=events, jobs=step.jobs, watermark_s=step.watermark_s, cancel=step.cancel)
 
     @staticmethod
     def _merge(a: Step, b: Step) -> Step:
         return Step(events=a.events + b.events, jobs=a.jobs + b.jobs,
-                    watermark_s=b.watermark_s if b.watermark_s is not None else a.watermark_s)
+                    watermark_s=b.watermark_s if b.watermark_s is not None else a.watermark_s,
+                    cancel=a.cancel + b.cancel)
 
 
 def _zeros(n: int):

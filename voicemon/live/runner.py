@@ -16,13 +16,11 @@ jobs before the next chunk, which reproduces ``voicemon analyze`` event for even
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from voicemon.audio.segmenter import TAIL_S
 from voicemon.config import Config
 from voicemon.escalation.meter import MeterParams, load_meter_params
 from voicemon.events import (
@@ -31,12 +29,11 @@ from voicemon.events import (
     AudioChunk,
     EscalationReading,
     Event,
-    PromptAcknowledged,
     StageError,
-    Word,
     to_dict,
 )
-from voicemon.live.asr_pool import AsrDropped, AsrPool
+from voicemon.errors import AsrDropped
+from voicemon.live.asr_pool import AsrPool
 from voicemon.report.model import build_report
 from voicemon.session import CallSession
 
@@ -98,8 +95,7 @@ class LiveCall:
         self._media_s = 0.0
         roles_ever = ("mixed", "agent", "customer") if self.roles == ("mixed",) else self.roles
         self._finals: dict[str, list[tuple[AsrJob, asyncio.Future]]] = {r: [] for r in roles_ever}
-        self._interim: dict[str, tuple[str, asyncio.Future] | None] = {r: None for r in roles_ever}
-        self._last_interim_s: dict[str, float] = {r: 0.0 for r in roles_ever}
+        self._interim: dict[str, asyncio.Future] = {}
         self._behind = False
         self._pace_anchor: tuple[float, float, float] | None = None
 
@@ -128,10 +124,12 @@ class LiveCall:
         step = self.session.feed(chunk)
         self._media_s = max(self._media_s, chunk.t1)
         self._emit(step.events, received)
+        self._cancel_interim(step.cancel)
         for job in step.jobs:
             self._submit_final(job)
         if not self.lockstep:
-            self._maybe_interim()
+            for job in self.session.interim_jobs():
+                self._submit_interim(job)
             self._report_backlog()
 
     async def settle(self) -> None:
@@ -149,10 +147,7 @@ class LiveCall:
             action: ``acknowledged`` or ``dismissed``.
             by: who acted (``{"role": "agent", "agent_id": ...}``; default: an agent view).
         """
-        events = self.session.interpret.acknowledge(prompt_id, action)
-        if by is not None:
-            events = [dataclasses.replace(e, by=dict(by)) if isinstance(e, PromptAcknowledged) else e for e in events]
-        self._emit(events)
+        self._emit(self.session.acknowledge(prompt_id, action, by))
         return self.log[-1]
 
     async def finish(self, report: bool = True) -> dict | None:
@@ -169,11 +164,9 @@ class LiveCall:
             return self.report() if report else None
         step = self.session.flush()
         self._emit(step.events, time.perf_counter())
+        self._cancel_interim(step.cancel)
         for job in step.jobs:
             self._submit_final(job)
-        for pending in self._interim.values():
-            if pending:
-                pending[1].cancel()
         try:
             await asyncio.wait_for(self.settle(), self.options.finish_timeout_s)
         except asyncio.TimeoutError:
@@ -226,70 +219,44 @@ class LiveCall:
         assert future is not None  # final jobs are always accepted
         self._finals[job.role].append((job, future))
         future.add_done_callback(lambda _f, role=job.role: self._deliver(role))
-        pending = self._interim.get(job.role)
-        if pending and pending[0] == job.utterance_id.split(".")[0]:
-            pending[1].cancel()
-            self._interim[job.role] = None
 
     def _deliver(self, role: str) -> None:
         """Fold finished final jobs of a party in order (a later one waits for earlier ones)."""
         queue = self._finals[role]
         while queue and queue[0][1].done():
             job, future = queue.pop(0)
-            words: list[Word] = []
-            if future.cancelled():
-                self._emit([StageError(t=self._media_s, stage="asr", message=f"{job.utterance_id}: cancelled", fatal=False)])
-            elif isinstance(future.exception(), AsrDropped):
-                self._emit([AsrStatus(t=round(self._media_s, 3), role=role, state="dropped", message=str(future.exception()))])
-            elif future.exception() is not None:
-                self._emit([StageError(t=self._media_s, stage="asr", message=f"{job.utterance_id}: {future.exception()}", fatal=False)])
-            else:
-                words = [Word(start=round(w.start + job.start_s, 3), end=round(w.end + job.start_s, 3), text=w.text,
-                              probability=w.probability) for w in future.result()]
-            events = self.session.feed_asr(job, words)
-            self._emit(events)
+            self._emit(self.session.feed_job_result(job, _outcome(future)))
             if self._pace_anchor is not None:
                 self.latency.transcript_s.append(max(0.0, time.perf_counter() - self._speech_end_wall(job)))
 
     def _speech_end_wall(self, job: AsrJob) -> float:
         """perf_counter time at which the job's speech ended (its audio less the trailing pad)."""
+        assert self._pace_anchor is not None
         wall0, media0, speed = self._pace_anchor
-        return wall0 + (max(job.start_s, job.end_s - TAIL_S) - media0) / speed
+        return wall0 + (job.speech_end_s - media0) / speed
 
     def set_pace(self, wall0: float, media0: float = 0.0, speed: float = 1.0) -> None:
         """Tell the call how media time maps to ``perf_counter`` time (for transcript latency)."""
         self._pace_anchor = (wall0, media0, speed)
 
-    def _maybe_interim(self) -> None:
-        interval = self.options.interim_interval_s
-        if interval <= 0:
+    def _submit_interim(self, job: AsrJob) -> None:
+        future = self.pool.submit(self.call_id, job)
+        if future is None:  # the pool is busy: no tentative text this time
+            self.session.feed_job_result(job, AsrDropped("interim refused"))
             return
-        for role, seg in self.session.signal.segmenters.items():
-            if not seg.in_speech or self._interim[role] is not None or self._finals[role]:
-                continue
-            if self._media_s - self._last_interim_s[role] < interval:
-                continue
-            job = seg.snapshot()
-            if job is None or job.end_s - job.start_s < interval:
-                continue
-            future = self.pool.submit(self.call_id, job)
-            self._last_interim_s[role] = self._media_s
-            if future is None:
-                continue
-            self._interim[role] = (job.utterance_id.split(".")[0], future)
-            future.add_done_callback(lambda f, job=job: self._deliver_interim(job, f))
+        self._interim[job.job_id] = future
+        future.add_done_callback(lambda f, job=job: self._deliver_interim(job, f))
 
     def _deliver_interim(self, job: AsrJob, future: asyncio.Future) -> None:
-        current = self._interim.get(job.role)
-        if current is None or current[1] is not future:
-            return  # superseded by the final text
-        self._interim[job.role] = None
-        if future.cancelled() or future.exception() is not None or self.ended:
-            return
-        words = [Word(start=round(w.start + job.start_s, 3), end=round(w.end + job.start_s, 3), text=w.text,
-                      probability=w.probability) for w in future.result()]
-        if words:
-            self._emit(self.session.feed_asr(job, words))
+        self._interim.pop(job.job_id, None)
+        if not self.ended:
+            self._emit(self.session.feed_job_result(job, _outcome(future)))
+
+    def _cancel_interim(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            future = self._interim.pop(job_id, None)
+            if future is not None:
+                future.cancel()
 
     def _report_backlog(self) -> None:
         backlog = self.pool.backlog_s(self.call_id, min_wait_s=BEHIND_WAIT_S)
@@ -300,6 +267,14 @@ class LiveCall:
         elif self._behind and backlog < self.options.behind_s / 4:
             self._behind = False
             self._emit([AsrStatus(t=round(self._media_s, 3), role="all", state="ok", message="transcription caught up")])
+
+
+def _outcome(future: asyncio.Future) -> list | BaseException:
+    """What a finished transcription future holds: its words, or why it has none."""
+    if future.cancelled():
+        return asyncio.CancelledError()
+    exc = future.exception()
+    return exc if exc is not None else future.result()
 
 
 def warm_up(config: Config) -> None:
