@@ -6,8 +6,13 @@
 Each call is a short 16 kHz stereo WAV (L = agent, R = customer): the agent asks for a detail,
 the customer reads it out — card numbers digit by digit and in pairs, SSNs, phone numbers,
 e-mail addresses spoken and spelled — in several espeak-ng voices and rates, in two sets:
-``CALLS`` (what the rules were tuned on) and ``HELDOUT_CALLS`` (other wordings and voices, never
-tuned on; labelled ``"set": "heldout"``). ``labels.json``
+``CALLS`` and ``MORE_CALLS`` (what the rules were tuned on), ``HELDOUT_CALLS`` (other wordings and
+voices, written before the first tuning; labelled ``"set": "heldout"``, later partly seen) and
+``HELDOUT2_CALLS`` (more e-mail, expiry and CVV wordings, written together with ``MORE_CALLS``;
+``"set": "heldout2"``, looked at after its first measurement) and ``HELDOUT3_CALLS`` (written
+then, never looked at while the rules were written; ``"set": "heldout3"``). Calls without PII
+(``entities`` empty) measure false matches on "at" and "dot" in ordinary speech. A ``" | "`` in a
+customer line is a pause long enough to end the utterance. ``labels.json``
 next to them lists, per call, the entities the customer said (type and value). The WAVs are not
 committed: they are rendered on demand (deterministic for one espeak-ng/sox version).
 
@@ -63,6 +68,10 @@ def spelled(word: str) -> str:
     return ", ".join(word.upper())
 
 
+PAUSE_S = 1.2
+"""A ``" | "`` in a customer line: this much silence (longer than the segmenter's end of utterance)."""
+
+
 @dataclass
 class Call:
     name: str
@@ -72,6 +81,7 @@ class Call:
     voice: str = "en-us+m1"
     rate: int = 165
     followups: list[tuple[str, str]] = field(default_factory=list)  # more (agent, customer) turns
+    extra: list[tuple[str, str]] = field(default_factory=list)  # entities said in the followups
 
 
 CALLS = [
@@ -82,7 +92,8 @@ CALLS = [
     Call("card_cvv_expiry_m3", "Please read me the card number.",
          f"Okay. {one_by_one('4111111111111111')}.", [("card", "4111111111111111")], voice="en-us+m3", rate=170,
          followups=[("And the expiry date and the security code on the back?",
-                     "It expires oh four twenty seven, and the code is seven three one.")]),
+                     "It expires oh four twenty seven, and the code is seven three one.")],
+         extra=[("expiry", "0427"), ("cvv", "731")]),
     Call("card_fast_gb", "Card number when you're ready.",
          f"Right, {one_by_one('6011111111111117')}.", [("card", "6011111111111117")], voice="en-gb", rate=185),
     Call("ssn_m1", "For verification, what's your social security number?",
@@ -143,6 +154,117 @@ HELDOUT_CALLS = [
 ]
 
 
+# Tune additions (issue 13, part 4): more e-mail wordings, expiry and CVV wordings, and calls with
+# "at"/"dot" in ordinary speech and no PII at all.
+MORE_CALLS = [
+    Call("email_dots_gb", "What's your e-mail address?",
+         "My email is sarah dot jones at gmail dot com.", [("email", "sarah.jones@gmail.com")], voice="en-gb"),
+    Call("email_digits_couk_m4", "And an e-mail for the receipt?",
+         "It's mike seventy two at hotmail dot co dot uk.", [("email", "mike72@hotmail.co.uk")],
+         voice="en-us+m4", rate=160),
+    Call("email_dash_domain_us", "Which e-mail should the invoice go to?",
+         "Yeah, it's info at bluebird dash plumbing dot com.", [("email", "info@bluebird-plumbing.com")],
+         voice="en-us", rate=165),
+    Call("email_spelled_m2", "Can you spell your e-mail for me?",
+         f"Sure, {spelled('david')}, at icloud dot com.", [("email", "david@icloud.com")], voice="en-us+m2",
+         rate=150),
+    Call("email_underscore_m7", "What e-mail do you want us to use?",
+         "It's anna underscore k at outlook dot com.", [("email", "anna_k@outlook.com")], voice="en-us+m7"),
+    Call("email_fast_m1", "And your e-mail address?",
+         "You can use rob dot miller at aol dot com.", [("email", "rob.miller@aol.com")], rate=180),
+    Call("email_initials_m3", "What's the e-mail on the account?",
+         "My e-mail's j h at comcast dot net.", [("email", "jh@comcast.net")], voice="en-us+m3"),
+    Call("email_pause_us", "Go ahead with the e-mail.",
+         "It's lisa dot green | at yahoo dot com.", [("email", "lisa.green@yahoo.com")], voice="en-us", rate=160),
+    Call("card_expiry_cvv_gb", "Can I have the card number?",
+         f"Yes, {one_by_one('6011000990139424')}.", [("card", "6011000990139424")], voice="en-gb", rate=165,
+         followups=[("Thank you. And the expiry date?", "Twelve twenty six."),
+                    ("And the three digits on the back?", "Four oh nine.")],
+         extra=[("expiry", "1226"), ("cvv", "409")]),
+    Call("card_mmyy_cvv_us", "What's the card number, please?",
+         f"It's {pairs('5200828282828210')}.", [("card", "5200828282828210")], voice="en-us", rate=160,
+         followups=[("When does it expire?", "Oh nine slash twenty eight."), ("And the CVV?", "Two two five.")],
+         extra=[("expiry", "0928"), ("cvv", "225")]),
+    Call("no_pii_at_home_m1", "Where are you calling from today?",
+         "I'm at home at the moment, I was looking at the bill and the dot next to the total.", []),
+    Call("no_pii_at_work_gb", "Is now a good time?",
+         "Not really, I'm at work. Can you call back at five? I'll be at my desk then.", [], voice="en-gb"),
+]
+
+
+# Held out (issue 13, part 4): written with MORE_CALLS, before any rule change, and never looked at
+# (transcripts or scores) while the rules were written.
+HELDOUT2_CALLS = [
+    Call("ho2_email_couk_gb", "What's the best e-mail for you?",
+         "Sure, it's brian dot walsh at yahoo dot co dot uk.", [("email", "brian.walsh@yahoo.co.uk")],
+         voice="en-gb", rate=170),
+    Call("ho2_email_dash_m3", "Where should we send the confirmation?",
+         "The address is support at acme dash tools dot com.", [("email", "support@acme-tools.com")],
+         voice="en-us+m3"),
+    Call("ho2_email_spelled_m4", "Could you spell the e-mail, please?",
+         f"{spelled('chris')}, at gmail dot com.", [("email", "chris@gmail.com")], voice="en-us+m4", rate=160),
+    Call("ho2_email_underscore_m1", "And the e-mail address?",
+         "It's laura underscore b at outlook dot com.", [("email", "laura_b@outlook.com")], rate=175),
+    Call("ho2_email_digits_us", "What e-mail shall I put down?",
+         "My email is nick ninety nine at hotmail dot com.", [("email", "nick99@hotmail.com")], voice="en-us"),
+    Call("ho2_email_proton_gb", "Can I take an e-mail address?",
+         "It's emma dot white at protonmail dot com.", [("email", "emma.white@protonmail.com")], voice="en-gb",
+         rate=160),
+    Call("ho2_email_net_m7", "Do you have an e-mail?",
+         "Yes, paul at verizon dot net.", [("email", "paul@verizon.net")], voice="en-us+m7", rate=165),
+    Call("ho2_email_pause_m2", "And your e-mail?",
+         "It's olivia dot brown | at gmail dot com.", [("email", "olivia.brown@gmail.com")], voice="en-us+m2"),
+    Call("ho2_card_month_m4", "Which card are you paying with?",
+         f"The visa, {one_by_one('4000056655665556')}.", [("card", "4000056655665556")], voice="en-us+m4",
+         rate=165,
+         followups=[("And when does it expire?", "It's valid until March twenty twenty seven."),
+                    ("And the security code?", "Eight one two.")],
+         extra=[("expiry", "032027"), ("cvv", "812")]),
+    Call("ho2_card_amex_m2", "Read me the card number when you're ready.",
+         "Three seven one four, four nine six three five, three nine eight four three one.",
+         [("card", "371449635398431")], voice="en-us+m2", rate=160,
+         followups=[("Expiry and security code, please.", "Expires zero six, twenty nine, and the code's "
+                     "five five zero one.")],
+         extra=[("expiry", "0629"), ("cvv", "5501")]),
+    Call("ho2_no_pii_m3", "How can I help?",
+         "I was at the shop yesterday and looked at the dot matrix printer, it stopped at page two.", [],
+         voice="en-us+m3"),
+]
+
+
+# Held out a third time: written after the heldout2 figures were first measured and before anyone
+# looked at what tiny.en made of heldout2; never looked at while the rules were written.
+HELDOUT3_CALLS = [
+    Call("ho3_email_initials_m1", "What's your e-mail, please?",
+         "It's m dot k dot patel at gmail dot com.", [("email", "m.k.patel@gmail.com")], rate=160),
+    Call("ho3_email_digits_gb", "And an e-mail address?",
+         "Yes, it's george one two three at yahoo dot com.", [("email", "george123@yahoo.com")], voice="en-gb",
+         rate=165),
+    Call("ho3_email_live_m3", "Which e-mail should we use?",
+         "My e-mail is sam underscore lee at live dot com.", [("email", "sam_lee@live.com")], voice="en-us+m3"),
+    Call("ho3_email_spelled_dot_us", "Could you spell the e-mail for me?",
+         f"Sure, it's {spelled('kevin')}, dot, R, at outlook dot com.", [("email", "kevin.r@outlook.com")],
+         voice="en-us", rate=150),
+    Call("ho3_email_couk_dash_gb", "What e-mail address can we send it to?",
+         "It's hello at green dash garden dot co dot uk.", [("email", "hello@green-garden.co.uk")], voice="en-gb",
+         rate=175),
+    Call("ho3_email_icloud_m7", "Do you have an e-mail for the receipt?",
+         "Yeah, it's tina at icloud dot com.", [("email", "tina@icloud.com")], voice="en-us+m7", rate=170),
+    Call("ho3_email_initial_couk_m2", "And the e-mail?",
+         "Use d dot fox at hotmail dot co dot uk.", [("email", "d.fox@hotmail.co.uk")], voice="en-us+m2"),
+    Call("ho3_email_pause_m4", "Okay, the e-mail address?",
+         "It's alex dot morgan | at outlook dot com.", [("email", "alex.morgan@outlook.com")], voice="en-us+m4"),
+    Call("ho3_card_slash_m1", "Go ahead with the card number.",
+         f"Okay, {one_by_one('4000002760003184')}.", [("card", "4000002760003184")], rate=165,
+         followups=[("And the expiry date?", "Oh two slash thirty."), ("And the CVV?", "Three three eight.")],
+         extra=[("expiry", "0230"), ("cvv", "338")]),
+    Call("ho3_no_email_us", "Do you have an e-mail address?",
+         "No, sorry, I don't use e-mail at all. Just send it to the house.", [], voice="en-us"),
+    Call("ho3_no_pii_at_gb", "When can you come in?",
+         "I'll be at the store at noon, then at my mum's, so any time after that.", [], voice="en-gb"),
+]
+
+
 def synth(text: str, voice: str, rate: int, tmp: Path, tag: str) -> np.ndarray:
     raw, wav = tmp / f"{tag}.raw.wav", tmp / f"{tag}.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-a", "100", "-w", str(raw), text], check=True)
@@ -160,12 +282,15 @@ def render(call: Call, out_dir: Path, tmp: Path, rng: np.random.Generator) -> di
     label_turns = []
     for i, (a_text, c_text) in enumerate(turns):
         a = synth(a_text, "en-us", 165, tmp, f"{call.name}-a{i}")
-        c = synth(c_text, call.voice, call.rate, tmp, f"{call.name}-c{i}")
+        pieces = [synth(part.strip(), call.voice, call.rate, tmp, f"{call.name}-c{i}-{k}")
+                  for k, part in enumerate(c_text.split(" | "))]
+        pause = np.zeros(int(PAUSE_S * SR), dtype=np.float32)
+        c = np.concatenate([x for piece in pieces for x in (pause, piece)][1:])
         agent.append((t, a))
         t += len(a) / SR + GAP_S
         customer.append((t, c))
         label_turns.append({"role": "customer", "start_s": round(t, 3), "end_s": round(t + len(c) / SR, 3),
-                            "text": c_text})
+                            "text": c_text.replace(" | ", " ")})
         t += len(c) / SR + GAP_S
     n = int((t + 1.0) * SR)
     out = np.zeros((n, 2), dtype=np.float32)
@@ -176,20 +301,27 @@ def render(call: Call, out_dir: Path, tmp: Path, rng: np.random.Generator) -> di
     out += rng.standard_normal(out.shape).astype(np.float32) * 10 ** (NOISE_DBFS / 20)
     assert np.max(np.abs(out)) < 0.99, call.name
     sf.write(out_dir / f"{call.name}.wav", out, SR, subtype="PCM_16")
-    return {"file": f"{call.name}.wav", "set": "heldout" if call in HELDOUT_CALLS else "tune", "voice": call.voice,
+    set_name = ("heldout" if call in HELDOUT_CALLS else "heldout2" if call in HELDOUT2_CALLS
+                else "heldout3" if call in HELDOUT3_CALLS else "tune")
+    return {"file": f"{call.name}.wav", "set": set_name, "voice": call.voice,
             "rate": call.rate, "turns": label_turns,
-            "entities": [{"type": k, "value": v} for k, v in call.entities]
-            + [{"type": k, "value": v} for k, v in (("expiry", "0427"), ("cvv", "731")) if call.followups]}
+            "entities": [{"type": k, "value": v} for k, v in call.entities + call.extra]}
 
 
 def make(out_dir: Path, names: list[str] | None = None, heldout: bool = False) -> dict:
-    """Render the calls (``CALLS``, also ``HELDOUT_CALLS`` with ``heldout``, or ``names`` of
-    either) into ``out_dir``; returns and writes the labels."""
+    """Render the calls (``CALLS`` and ``MORE_CALLS``, also the held-out sets with ``heldout``, or
+    ``names`` of any) into ``out_dir``; returns and writes the labels.
+
+    The noise of each call depends on the calls rendered before it: the lists are rendered in
+    the order of their first version, then the later ones, so an added call changes no older one.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
     labels = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for call in CALLS + (HELDOUT_CALLS if heldout or names else []):
+        everything = heldout or names
+        held = [*HELDOUT_CALLS, *MORE_CALLS, *HELDOUT2_CALLS, *HELDOUT3_CALLS] if everything else MORE_CALLS
+        for call in CALLS + held:
             if names is None or call.name in names:
                 labels[call.name] = render(call, out_dir, Path(tmp), rng)
     (out_dir / "labels.json").write_text(json.dumps(labels, indent=1))

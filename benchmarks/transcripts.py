@@ -21,8 +21,12 @@ One run, each ``[asr] loop_guard`` mode (``off`` = before, ``cut``, ``redecode``
   recall, and wall time of ``analyze`` over all of it plus the real calls;
 * **PII** — with the default guard and redaction on: recall and precision per entity type on the
   rendered PII fixture set (audio_fixtures/make_pii_fixtures.py), per set (``tune``: what the
-  rules were tuned on; ``heldout``: other wordings and voices, never tuned on), and redacted
-  spans on the civil fixture calls and the real calls (which hold no read-out PII that we know of).
+  rules were tuned on; ``heldout``: other wordings and voices, written before the first tuning;
+  ``heldout2``: more e-mail, expiry and CVV wordings, looked at only after their first
+  measurement; ``heldout3``: never looked at — its transcripts are neither printed nor
+  stored), and redacted spans on the civil fixture calls, the real calls and the key-phrase
+  fixtures (which hold no read-out PII that we know of), with the count of ``[EMAIL]`` spans
+  there and on the fixture calls without PII.
 
     .venv/bin/python benchmarks/transcripts.py [--sections loops,models,pii] [--modes off,cut,redecode]
         [--models tiny.en,base] [--out FILE]
@@ -60,6 +64,8 @@ TURN_SLACK_S = (0.5, 2.0)
 PROMPT_CUES = ("hold_request", "policy", "calm_down", "threat_cancel", "threat_escalate", "repetition", "apology",
                "repeat_back", "offer")
 CIVIL_FIXTURES = ["calm_call_stereo.wav", "not_angry_call.wav"]
+UNSEEN_PII_SETS = ("heldout3",)
+"""PII fixture sets nobody has looked at: their transcripts are neither printed nor stored."""
 
 
 def load_fixture_module(name: str):
@@ -357,22 +363,32 @@ def section_pii(args, ctx: dict) -> dict:
     transcriber.load()
     reports = {name: analyze_file(tmp / f"{name}.wav", base, transcriber, asr_workers=2) for name in labels}
     result: dict = {}
-    for set_name in ("tune", "heldout"):
+    set_names = sorted({lab.get("set", "tune") for lab in labels.values()}, key=lambda s: (s != "tune", s))
+    for set_name in set_names:
         chosen = {n: lab for n, lab in labels.items() if lab.get("set", "tune") == set_name}
         result[set_name] = pii_scores({n: reports[n] for n in chosen}, chosen)
     result["all"] = pii_scores(reports, labels)
     result["transcripts"] = {name: [s["text"] for s in r["transcript"] if s["role"] == "customer"]
-                             for name, r in reports.items()}
+                             for name, r in reports.items() if labels[name].get("set") not in UNSEEN_PII_SETS}
+    kp_dir = Path(tempfile.mkdtemp(prefix="voicemon-keyphrases-"))
+    kp_calls = [kp_dir / lab["file"] for lab in load_fixture_module("make_keyphrase_fixtures").make(kp_dir).values()]
     civil = {}
-    for path in [FIXTURES / "calm_call_stereo.wav", FIXTURES / "escalating_call_stereo.wav", *real]:
+    for path in [FIXTURES / "calm_call_stereo.wav", FIXTURES / "escalating_call_stereo.wav",
+                 FIXTURES / "not_angry_call.wav", *real, *kp_calls]:
         civil[path.name] = analyze_file(path, base, transcriber, asr_workers=2)["redaction"]["counts"]
     result["redacted_on_calls_without_read_out_pii"] = civil
-    for set_name in ("tune", "heldout", "all"):
+    no_pii = [n for n, lab in labels.items() if not lab["entities"]]
+    result["email_spans_without_an_email"] = (
+        sum(c.get("email", 0) for c in civil.values())
+        + sum(reports[n]["redaction"]["counts"].get("email", 0) for n in no_pii))
+    for set_name in (*set_names, "all"):
         print(f"PII per entity type, {set_name} (recall = right label; any = redacted under any label):")
         for kind, sc in result[set_name].items():
             print(f"    {kind:8s} n={sc['n']:2d} recall {sc['recall']}  any {sc['recall_any_label']}  "
                   f"precision {sc['precision']} ({sc['spans']} spans)")
-    print("redacted on calls without read-out PII:", civil)
+    print("redacted on calls without read-out PII:", {k: v for k, v in civil.items() if v})
+    print(f"[EMAIL] spans on calls without an e-mail ({len(civil)} civil and key-phrase calls, "
+          f"{len(no_pii)} PII fixture calls without PII): {result['email_spans_without_an_email']}")
     return result
 
 

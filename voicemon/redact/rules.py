@@ -6,12 +6,15 @@ Every rule works on what Whisper wrote, after spoken-digit normalisation
 * ``CARD`` — 13–19 digits that pass the Luhn check (any context), or a long digit run after a
   card keyword ("card", "visa", ...): ASR often drops or mishears one digit, which breaks the
   checksum, and a card read out after "my card number is" is a card either way.
-* ``CVV``, ``EXPIRY`` — 3–4 digits after their keywords, or right after a card.
+* ``CVV``, ``EXPIRY`` — 3–6 digits after their keywords, or after a card (or its CVV or expiry):
+  a date (MMYY, MMYYYY, a month name or "slash" before the digits) is the expiry, other 3–4
+  digits the CVV (:func:`_payment_label`).
 * ``SSN`` — 9 digits after "social"/"SSN", or any valid-looking 9-digit number.
 * ``PHONE`` — 7–15 digits after a phone keyword, or any 10-digit (11 with a leading 1 or 0).
 * ``ACCOUNT``, ``ROUTING``, ``PIN`` — digit runs after their keywords.
 * ``EMAIL`` — written addresses and spoken ones: "john dot smith at gmail dot com",
-  "J -O -H -N at yahoo .com".
+  "J -O -H -N at yahoo .com", "rob .milerevel .com" after "what's your e-mail?"
+  (:mod:`voicemon.redact.email_rule`).
 * ``NUMBER`` — any other run of ``min_number_digits`` digits or more (an identifier of some kind).
 
 A run that reaches the end of an utterance is held to shorter lengths (``trailing`` minimums):
@@ -21,10 +24,13 @@ taken back.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from voicemon.redact.email_rule import email_spans
+from voicemon.redact.span import TURN, Span
 from voicemon.redact.spoken import DigitRun, clean, digit_runs
+
+__all__ = ["LABELS", "TURN", "RuleOptions", "Span", "find_spans", "luhn_ok", "ssn_ok"]
 
 LABELS = ("CARD", "CVV", "EXPIRY", "SSN", "PHONE", "EMAIL", "ACCOUNT", "ROUTING", "PIN", "NUMBER")
 ENTITY_OF_LABEL = {label: label.lower() for label in LABELS}
@@ -55,34 +61,22 @@ TRAILING_MIN = {"card": 4, "ssn": 3, "phone": 3, "account": 4, "routing": 4}
 CARD_LENGTHS = (16, 15, 14, 13, 17, 18, 19)
 CARD_FIRST_DIGITS = "23456"
 NEAR_CARD_WORDS = 32
-"""3-4 digits this many words after a card are its CVV or expiry: the agent's question ("and the
-expiry date and the security code on the back?") usually stands between them."""
+"""3-4 digits this many words after a card, or after its CVV or expiry, are its CVV or expiry: the
+agent's question ("and the expiry date and the security code on the back?") usually stands
+between them, and the caller gives the two together ("oh four twenty seven, and the code is ...")."""
+CODE_PAIR_WORDS = 8
+"""A 3-5 digit code (a CVV, perhaps with a digit too many) this many words after a date-shaped run:
+the caller gives expiry and CVV together."""
+DEBRIS_WORDS = 2
+"""A run followed only by this many one-character words ("S", "-": what Whisper leaves where it
+cut an utterance) still reaches the end of the utterance."""
 READ_OUT_MIN_DIGITS = 4
 READ_OUT_SHARE = 0.6
 """A trailing run of 4+ digits holding 60 % of its utterance's words is a number read out."""
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
+SLASHES = {"slash", "/"}
+MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 
-TURN = "<turn>"
-"""A word that separates two parties' words in a context list (ends digit runs and e-mails)."""
-TLDS = ("com", "net", "org", "edu", "gov", "io", "co", "uk", "us", "ca", "info", "biz", "me", "de", "fr", "au", "ie")
-_WRITTEN_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+")
-_DOMAIN_WORD = re.compile(r"^[\w\-]*\.(" + "|".join(TLDS) + r")$")
-EMAIL_LINKS = {"dot", "underscore", "dash", "hyphen", "period", "point", "plus"}
-EMAIL_STOP = {"is", "it's", "its", "email", "e-mail", "mail", "address", "my", "me", "that's", "thats", "it",
-              "was", "use", "send", "and", "or", "on", "us", "number", "try", "to", "you", "your", "the",
-              "at", "sure", "yes", "yeah", "okay", "ok", "so", "um", "uh", TURN}
-EMAIL_MAX_LOCAL_WORDS = 3
-EMAIL_MAX_DOMAIN_WORDS = 4
-
-
-@dataclass(frozen=True)
-class Span:
-    """Words ``first..last`` (inclusive) hold one PII entity."""
-
-    first: int
-    last: int
-    label: str
 
 
 @dataclass(frozen=True)
@@ -165,18 +159,61 @@ def _card_window(run: DigitRun) -> tuple[int, int] | None:
     return None
 
 
-def _classify(run: DigitRun, ctx: str | None, near_card: bool, trailing: bool, opts: RuleOptions) -> str | None:
+def expiry_shape(digits: str, plausible_year: bool = False) -> bool:
+    """Digits that read as a card's expiry: MMYY, or MMYYYY in 20YY.
+
+    Args:
+        digits: the digit run.
+        plausible_year: also require a year of 20-49 (MMYY).
+    """
+    if len(digits) == 4:
+        return 1 <= int(digits[:2]) <= 12 and (not plausible_year or 20 <= int(digits[2:]) <= 49)
+    return len(digits) == 6 and 1 <= int(digits[:2]) <= 12 and digits[2:4] == "20"
+
+
+def _payment_label(run: DigitRun, kinds: set[str], near_card: bool, code_follows: bool,
+                   words: list[str]) -> str | None:
+    """``EXPIRY``, ``CVV`` or ``None`` for a run after a CVV or expiry question, or near a card.
+
+    Only an expiry asked for: 3-6 digits are the expiry ("oh four twenty seven" as "-4 -27").
+    A date is the expiry — a month name before 2-6 digits ("March 2020, 7"), two digits after
+    "slash" ("oh nine slash twenty eight" with the month misheard), MMYYYY, or MMYY where no CVV
+    was asked for; where one was, MMYY with a plausible year only when the expiry was asked for
+    too or another 3-5 digit code follows (the caller answers "the expiry date and the security
+    code" in one go, and a misheard "expiry" leaves only the CVV keyword): "the code is 1234"
+    stays a CVV. Other 3-4 digits are the CVV.
+    """
+    n = len(run.digits)
+    before = words[run.first_word - 1] if run.first_word > 0 else ""
+    if "expiry" in kinds and "cvv" not in kinds and 3 <= n <= 6:
+        return "EXPIRY"
+    if "cvv" in kinds:
+        mmyy = ("expiry" in kinds or code_follows) and expiry_shape(run.digits, plausible_year=True)
+    else:
+        mmyy = expiry_shape(run.digits)
+    if mmyy or (n == 6 and expiry_shape(run.digits)) or (before in MONTHS and 2 <= n <= 6) or (
+            before in SLASHES and n == 2):
+        return "EXPIRY"
+    if 3 <= n <= 4 and (kinds or near_card):
+        return "CVV"
+    return None
+
+
+def _classify(run: DigitRun, ctx: str | None, kinds: set[str], near_card: bool, code_follows: bool,
+              trailing: bool, opts: RuleOptions, words: list[str]) -> str | None:
     n = len(run.digits)
     if run.money:
         return None
+    if ctx in ("cvv", "expiry") or near_card:
+        label = _payment_label(run, kinds & {"cvv", "expiry"}, near_card, code_follows, words)
+        if label is not None:
+            return label
     if ctx is not None:
         lo, hi = CONTEXT_LENGTHS[ctx]
         if trailing:
             lo = min(lo, TRAILING_MIN.get(ctx, lo))
         if lo <= n <= hi:
             return ctx.upper()
-    if near_card and 3 <= n <= 4:
-        return "EXPIRY" if n == 4 and 1 <= int(run.digits[:2]) <= 12 else "CVV"
     if n == 9 and ssn_ok(run.digits):
         return "SSN"
     if (n == 10 and run.digits[0] in "23456789") or (n == 11 and run.digits[0] in "10"):
@@ -224,11 +261,21 @@ def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | N
     spans: list[Span] = []
     last_card_word = current_from - 1 if card_before else -10**9
 
+    last_expiry_word = -1
+
     def add(run: DigitRun, ctx: str | None) -> None:
-        nonlocal last_card_word
-        trailing = trailing_from is not None and run.last_word >= trailing_from
+        nonlocal last_card_word, last_expiry_word
+        trailing = trailing_from is not None and (
+            run.last_word >= trailing_from
+            or (len(raw_words) - 1 - run.last_word <= DEBRIS_WORDS
+                and all(len(w) <= 1 and not w.isdigit() for w in words[run.last_word + 1:])))
         near_card = 0 <= run.first_word - last_card_word <= NEAR_CARD_WORDS
-        label = _classify(run, ctx, near_card, trailing, opts)
+        asked = [(idx, kind) for idx, kind in hits if run.first_word - opts.context_words <= idx < run.first_word]
+        # an expiry keyword names one expiry: the digits after the one already given are not another
+        kinds = {kind for idx, kind in asked if kind != "expiry" or idx > last_expiry_word}
+        code_follows = any(0 < r.first_word - run.last_word <= CODE_PAIR_WORDS and 3 <= len(r.digits) <= 5
+                           and TURN not in words[run.last_word:r.first_word] for r in runs)
+        label = _classify(run, ctx, kinds, near_card, code_follows, trailing, opts, words)
         own_words = run.last_word - max(run.first_word, current_from) + 1
         if (label is None and trailing and len(run.digits) >= READ_OUT_MIN_DIGITS
                 and own_words >= READ_OUT_SHARE * (len(raw_words) - current_from)):
@@ -236,11 +283,13 @@ def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | N
         if label is None:
             return
         first = run.first_word
-        if label == "EXPIRY" and first > 0 and words[first - 1] in MONTHS:
+        if label == "EXPIRY" and first > 0 and words[first - 1] in MONTHS | SLASHES:
             first -= 1
         spans.append(Span(first, run.last_word, label))
-        if label == "CARD":
+        if label in ("CARD", "CVV", "EXPIRY"):
             last_card_word = run.last_word
+        if label == "EXPIRY":
+            last_expiry_word = run.last_word
 
     for run in runs:
         ctx = _context(hits, run.first_word, opts.context_words)
@@ -258,51 +307,14 @@ def number_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | N
     return spans
 
 
-def email_spans(raw_words: list[str]) -> list[Span]:
-    """Spans of written and spoken e-mail addresses."""
-    words = [clean(w) for w in raw_words]
-    spans: list[Span] = []
-    for i, raw in enumerate(raw_words):
-        if _WRITTEN_EMAIL.search(raw):
-            spans.append(Span(i, i, "EMAIL"))
-    for at, word in enumerate(words):
-        if word not in ("at", "@") or at == 0:
-            continue
-        end = None
-        for j in range(at + 1, min(len(words), at + 1 + EMAIL_MAX_DOMAIN_WORDS)):
-            stripped = raw_words[j].strip().rstrip(".,;:!?").lower()
-            if _DOMAIN_WORD.match(stripped):
-                end = j
-                break
-            if words[j] in TLDS and j > at + 1 and words[j - 1] in ("dot", "period", "point"):
-                end = j
-                break
-        if end is None:
-            continue
-        start, plain = at, 0
-        k = at - 1
-        while k >= 0:
-            w = words[k]
-            if not w or w in EMAIL_STOP:
-                break
-            if not (len(w) == 1 or w in EMAIL_LINKS or w.isdigit()):
-                plain += 1
-                if plain > EMAIL_MAX_LOCAL_WORDS:
-                    break
-            start = k
-            k -= 1
-        if start < at:
-            spans.append(Span(start, end, "EMAIL"))
-    return spans
-
-
 def find_spans(raw_words: list[str], opts: RuleOptions, trailing_from: int | None = None,
                current_from: int = 0, card_before: bool = False) -> list[Span]:
     """Every PII span in ``raw_words``, sorted and without overlaps (the earlier/longer wins).
 
     See :func:`number_spans` for ``trailing_from`` and ``current_from``.
     """
-    found = [s for s in number_spans(raw_words, opts, trailing_from, current_from, card_before) + email_spans(raw_words)
+    found = [s for s in number_spans(raw_words, opts, trailing_from, current_from, card_before)
+             + email_spans(raw_words, opts.context_words, trailing_from)
              if ENTITY_OF_LABEL[s.label] in opts.entities]
     found.sort(key=lambda s: (s.first, -(s.last - s.first)))
     out: list[Span] = []

@@ -25,7 +25,7 @@ WEAK = {"oh": "0", "o": "0", "to": "2", "too": "2", "for": "4", "fore": "4", "wo
         "free": "3", "tree": "3", "nein": "9"}
 """Words that sound like a digit but are common words: digits only between two digits."""
 REPEAT = {"double": 2, "triple": 3}
-SEPARATORS = {"dash", "hyphen", "uh", "um", "er", "erm", "space", "-", "/"}
+SEPARATORS = {"dash", "hyphen", "slash", "uh", "um", "er", "erm", "space", "-", "/"}
 """Words allowed inside a run without adding digits ("5 5 5 dash 2 1 2")."""
 
 _STRIP = ".,;:!?\"'()[]{}…"
