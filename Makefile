@@ -35,13 +35,9 @@ sysdeps:
 	  else echo "note: missing$$missing (not root / no apt-get); the tests that need them will skip"; fi; \
 	fi
 
-# lint and type-check first (seconds), then the suite: TEST_WORKERS pytest-xdist processes, each
-# test file on one of them (--dist loadfile keeps a file's module fixtures, Ray cluster and
-# redis-server in one process). About a quarter of the suite waits on real-time pacing, a
-# browser or subprocesses, which the second worker fills.
-TEST_WORKERS ?= 2
+# lint and type-check first (seconds), then the suite
 test: $(VENV)/.installed sysdeps lint
-	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -ra
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check voicemon tests benchmarks audio_fixtures
