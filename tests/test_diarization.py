@@ -54,6 +54,24 @@ def test_real_two_party_stereo_is_not_dual_mono():
 
 # -- diarization stage -----------------------------------------------------------------------
 
+@pytest.mark.parametrize("seconds", [0.032, 0.0321, 3.0])
+def test_front_end_equals_librosas_mel_spectrogram(seconds):
+    """The blockwise log-mel front end gives the features the d-vector encoder was trained on."""
+    import librosa
+
+    from voicemon.audio.embedders import log_mel
+
+    samples = load_call_audio(STEREO).signals["agent"][16000 * 5:16000 * 5 + int(16000 * seconds)]
+    spec = librosa.feature.melspectrogram(y=samples, sr=16000, n_fft=512, win_length=400, hop_length=160,
+                                          n_mels=40, window="hamming", center=False, power=2.0)
+    expected = np.log10(spec + 1e-10).T
+    got = log_mel(samples)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.abs(got - expected).max() < 1e-3
+    assert log_mel(samples[:511]).shape == (0, 40)  # shorter than one 512-sample frame
+
+
+
 def test_one_voice_stays_one_speaker(config):
     """The agent channel alone (one voice, like a voicemail): no forced split."""
     agent = load_call_audio(STEREO).signals["agent"]

