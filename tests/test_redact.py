@@ -10,24 +10,13 @@ import dataclasses
 
 import pytest
 
+from redact_helpers import redacted
 from voicemon.config import RedactOptions, load
 from voicemon.errors import ConfigError
 from voicemon.events import Word
 from voicemon.redact.rules import RuleOptions, find_spans, luhn_ok, ssn_ok
 from voicemon.redact.spoken import digit_runs
 from voicemon.redact.stage import Redactor, redaction_counts
-
-OPTS = RuleOptions()
-
-
-def redacted(text: str, trailing: bool = False) -> str:
-    words = text.split()
-    spans = find_spans(words, OPTS, trailing_from=len(words) - 1 if trailing else None)
-    out, i = [], 0
-    for s in spans:
-        out += words[i:s.first] + [f"[{s.label}]"]
-        i = s.last + 1
-    return " ".join(out + words[i:])
 
 
 @pytest.mark.parametrize("words,digits", [

@@ -11,23 +11,12 @@ import time
 
 import pytest
 
+from redact_helpers import OPTS, redacted
 from voicemon.config import RedactOptions
 from voicemon.events import Word
 from voicemon.redact.email_rule import email_spans
-from voicemon.redact.rules import RuleOptions, expiry_shape, find_spans
+from voicemon.redact.rules import expiry_shape, find_spans
 from voicemon.redact.stage import Redactor
-
-OPTS = RuleOptions()
-
-
-def redacted(text: str, trailing: bool = False) -> str:
-    words = text.split()
-    spans = find_spans(words, OPTS, trailing_from=len(words) - 1 if trailing else None)
-    out, i = [], 0
-    for s in spans:
-        out += words[i:s.first] + [f"[{s.label}]"]
-        i = s.last + 1
-    return " ".join(out + words[i:])
 
 
 @pytest.mark.parametrize("heard,expected", [

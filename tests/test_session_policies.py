@@ -9,20 +9,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stage_helpers import chunks
+from stage_helpers import chunks, voiced
 from voicemon.errors import AsrDropped
 from voicemon.events import SAMPLE_RATE_HZ, AsrStatus, PromptAcknowledged, StageError, TranscriptUpdate, Word
 from voicemon.session import CallSession
-
-
-def speech(seconds_silent=1.0, seconds_voiced=4.0, seed=0) -> np.ndarray:
-    """Quiet line noise, a long voiced 180 Hz stretch with harmonics, quiet again."""
-    rng = np.random.default_rng(seed)
-    n_sil, n_voiced = int(seconds_silent * SAMPLE_RATE_HZ), int(seconds_voiced * SAMPLE_RATE_HZ)
-    t = np.arange(n_voiced) / SAMPLE_RATE_HZ
-    voiced = 0.2 * sum(np.sin(2 * np.pi * 180 * k * t) / k for k in (1, 2, 3))
-    noise = lambda n: 0.001 * rng.standard_normal(n)  # noqa: E731
-    return np.concatenate([noise(n_sil), voiced + noise(n_voiced), noise(2 * n_sil)]).astype(np.float32)
 
 
 def with_interim(config, interval_s=1.0):
@@ -50,7 +40,7 @@ def run(session: CallSession, signal: np.ndarray, on_interim=None, on_final=None
 
 def test_interim_jobs_come_at_the_configured_media_time_cadence(config):
     session = CallSession(("agent", "customer"), with_interim(config, 1.0))
-    steps, asked = run(session, speech(), on_interim=lambda job: session.feed_job_result(job, []))
+    steps, asked = run(session, voiced(1.0, 4.0), on_interim=lambda job: session.feed_job_result(job, []))
     assert asked, "a 4 s utterance gets tentative looks"
     times = [t for t, _ in asked]
     assert all(b - a >= 1.0 - 1e-9 for a, b in zip(times, times[1:]))
@@ -62,15 +52,15 @@ def test_interim_jobs_come_at_the_configured_media_time_cadence(config):
 
 def test_no_interim_text_when_turned_off_or_while_one_is_outstanding(config):
     off = CallSession(("agent", "customer"), with_interim(config, 0.0))
-    assert run(off, speech())[1] == []
+    assert run(off, voiced(1.0, 4.0))[1] == []
     pending = CallSession(("agent", "customer"), with_interim(config, 1.0))
-    _, asked = run(pending, speech())  # nobody hands the interim job back
+    _, asked = run(pending, voiced(1.0, 4.0))  # nobody hands the interim job back
     assert len(asked) == 1
 
 
 def test_a_final_job_supersedes_the_interim_job_of_its_utterance(config):
     session = CallSession(("agent", "customer"), with_interim(config, 1.0))
-    steps, asked = run(session, speech())
+    steps, asked = run(session, voiced(1.0, 4.0))
     interim = asked[-1][1]
     cancelled = [job_id for s in steps for job_id in s.cancel]
     assert cancelled == [interim.job_id]
@@ -85,7 +75,7 @@ def test_interim_words_become_a_tentative_update_in_call_time(config):
     def answer(job):
         answered.append((job, session.feed_job_result(job, [Word(0.1, 0.5, "hello", 0.9)])))
 
-    run(session, speech(), on_interim=answer)
+    run(session, voiced(1.0, 4.0), on_interim=answer)
     job, (update,) = answered[0]
     assert isinstance(update, TranscriptUpdate) and update.final is False and update.text == "hello"
     assert update.words[0].start == pytest.approx(job.start_s + 0.1, abs=1e-3) and job.start_s > 0.5
@@ -93,7 +83,7 @@ def test_interim_words_become_a_tentative_update_in_call_time(config):
 
 def test_final_words_are_moved_to_call_time_and_failures_are_logged(config):
     session = CallSession(("agent", "customer"), config)
-    steps, _ = run(session, speech())
+    steps, _ = run(session, voiced(1.0, 4.0))
     job = [j for s in steps for j in s.jobs][0]
     update = session.feed_job_result(job, [Word(0.25, 0.75, "hi", 0.8)])[0]
     assert isinstance(update, TranscriptUpdate) and update.final
@@ -114,7 +104,7 @@ def test_final_words_are_moved_to_call_time_and_failures_are_logged(config):
 
 def test_speech_end_excludes_the_trailing_pad(config):
     session = CallSession(("agent", "customer"), config)
-    steps, _ = run(session, speech(1.0, 2.0))
+    steps, _ = run(session, voiced(1.0, 2.0))
     job = [j for s in steps for j in s.jobs][0]
     assert job.speech_end_s < job.end_s
     assert job.speech_end_s == pytest.approx(3.0, abs=0.15)
@@ -130,8 +120,8 @@ def test_acknowledgements_say_who_acted(config):
 def test_interim_jobs_stop_at_the_end_of_the_call(config):
     session = CallSession(("agent", "customer"), with_interim(config, 1.0))
     silent = np.zeros(int(3.0 * SAMPLE_RATE_HZ), np.float32)
-    voiced = speech(0.5, 2.5)[: len(silent)]
-    for a, c in zip(chunks(voiced, "agent"), chunks(silent, "customer")):
+    talking = voiced(0.5, 2.5)[: len(silent)]
+    for a, c in zip(chunks(talking, "agent"), chunks(silent, "customer")):
         session.feed(a)
         session.feed(c)
         asked = session.interim_jobs()

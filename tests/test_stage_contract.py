@@ -6,21 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stage_helpers import chunks, drive
+from stage_helpers import chunks, drive, voiced
 from voicemon.audio.segmenter import UtteranceSegmenter
 from voicemon.events import SAMPLE_RATE_HZ, SpeechEnded, SpeechStarted
 from voicemon.session import CallSession, SignalStages, Step
 from voicemon.stage import Stage
-
-
-def talk(seconds_silent=1.0, seconds_tone=1.5, seed=0) -> np.ndarray:
-    """Quiet line noise, a voiced 180 Hz burst with harmonics, quiet again."""
-    rng = np.random.default_rng(seed)
-    n_sil, n_tone = int(seconds_silent * SAMPLE_RATE_HZ), int(seconds_tone * SAMPLE_RATE_HZ)
-    t = np.arange(n_tone) / SAMPLE_RATE_HZ
-    voiced = 0.2 * sum(np.sin(2 * np.pi * 180 * k * t) / k for k in (1, 2, 3))
-    noise = lambda n: 0.001 * rng.standard_normal(n)  # noqa: E731
-    return np.concatenate([noise(n_sil), voiced + noise(n_tone), noise(2 * n_sil)]).astype(np.float32)
 
 
 def test_the_streaming_stages_declare_feed_and_flush(config):
@@ -32,7 +22,7 @@ def test_the_streaming_stages_declare_feed_and_flush(config):
 
 @pytest.mark.parametrize("chunk_s", [0.02, 0.14, 0.5])
 def test_segmenter_events_and_jobs_do_not_depend_on_chunking(config, chunk_s):
-    signal = talk()
+    signal = voiced()
 
     def run(size):
         out = drive(UtteranceSegmenter("customer", config.segmenter), chunks(signal, "customer", size))
@@ -47,7 +37,7 @@ def test_segmenter_events_and_jobs_do_not_depend_on_chunking(config, chunk_s):
 
 
 def test_a_call_session_folds_chunks_into_steps_with_rising_watermarks(config):
-    signal = talk()
+    signal = voiced()
     inputs = [c for pair in zip(chunks(signal, "agent"), chunks(np.zeros_like(signal), "customer")) for c in pair]
     steps = drive(CallSession(("agent", "customer"), config), inputs)
     assert all(isinstance(s, Step) for s in steps)

@@ -17,6 +17,7 @@ onnxruntime and the model file are touched only when a call is diarized.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -63,9 +64,7 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
     return np.log10(out + 1e-10, out=out)
 
 
-_FILTERS: list = []
-
-
+@functools.cache
 def _front_end_filters() -> tuple:
     """The periodic Hamming window and librosa's ``(40, 257)`` mel filterbank, built once.
 
@@ -73,14 +72,12 @@ def _front_end_filters() -> tuple:
     the calling thread, where a dense one went to OpenBLAS's threads, whose CPU time the
     diarization's own ``thread_time`` did not count.
     """
-    if not _FILTERS:
-        import librosa
-        from scipy.sparse import csr_matrix
+    import librosa
+    from scipy.sparse import csr_matrix
 
-        window = librosa.filters.get_window("hamming", WIN_LENGTH, fftbins=True).astype(np.float32)
-        mel = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
-        _FILTERS.append((window, csr_matrix(mel)))
-    return _FILTERS[0]
+    window = librosa.filters.get_window("hamming", WIN_LENGTH, fftbins=True).astype(np.float32)
+    mel = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+    return window, csr_matrix(mel)
 
 
 def _windows(feats: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
