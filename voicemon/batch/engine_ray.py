@@ -65,6 +65,22 @@ def import_ray():
     return ray
 
 
+def openmp_threads() -> str:
+    """The OpenMP thread count this process's libraries run with, for the actors to use too.
+
+    Ray sets ``OMP_NUM_THREADS`` to an actor's ``num_cpus`` (1), and CTranslate2's Whisper
+    kernels give slightly different numbers (word probabilities in the fourth decimal) with a
+    different OpenMP thread count even at ``cpu_threads`` 1, so Ray's reports would not equal a
+    plain ``analyze`` of the same calls. OpenMP's own default is every CPU the process may use.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return os.environ["OMP_NUM_THREADS"]
+    try:
+        return str(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return str(os.cpu_count() or 1)
+
+
 class RayEngine:
     """Analyse calls on a Ray cluster.
 
@@ -104,7 +120,8 @@ class RayEngine:
             self._started_here = True
         self.workers = max(1, int(opts.actor_cpus))
         self.actor_cls = ray.remote(num_cpus=opts.actor_cpus, num_gpus=opts.actor_gpus or None,
-                                    max_restarts=1, max_task_retries=1)(CallAnalyzer)
+                                    max_restarts=1, max_task_retries=1,
+                                    runtime_env={"env_vars": {"OMP_NUM_THREADS": openmp_threads()}})(CallAnalyzer)
         self.actors: list = []
         self._model_name: str | None = None
 
