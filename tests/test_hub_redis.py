@@ -25,17 +25,19 @@ needs_redis = pytest.mark.skipif(REDIS_SERVER is None,
 def test_mirror_of_a_trimmed_stream_keeps_seq_positions(tmp_path):
     """A server joining a call whose stream was trimmed mirrors it from its first kept seq: the
     hub's positions (seq - 1) still address the right events and earlier ones are just absent."""
+    from voicemon.events import Cue, Envelope, EscalationReading
     from voicemon.server.hub_redis import MirrorLog, _entries
 
     log = MirrorLog(tmp_path / "m.events.jsonl", base=100)
     for seq in range(101, 111):
-        log.append({"type": "reading", "seq": seq})
+        log.append(Envelope.of(EscalationReading(t=seq / 4, role="customer", score=1.0, level="calm", changed=False),
+                               "c", seq, 0.0))
     log.flush()
-    log.append({"type": "cue", "seq": 111})
-    assert len(log) == 111 and log[-1]["seq"] == 111 and log[100]["seq"] == 101
-    assert [e["seq"] for e in log.read(95, 8)] == [101, 102, 103]
-    assert [e["seq"] for e in log.read(108, 10)] == [109, 110, 111]
-    assert [e["seq"] for e in log.read_positions([3, 100, 105, 110])] == [101, 106, 111]
+    log.append(Envelope.of(Cue(t=30.0, role="customer", kind="anger", weight=0.5, evidence="x"), "c", 111, 0.0))
+    assert len(log) == 111 and log[-1].seq == 111 and log[100].seq == 101
+    assert [e.seq for e in log.read(95, 8)] == [101, 102, 103]
+    assert [e.seq for e in log.read(108, 10)] == [109, 110, 111]
+    assert [e.seq for e in log.read_positions([3, 100, 105, 110])] == [101, 106, 111]
     # XREAD answers in both protocol versions
     resp2 = [[b"voicemon:live", [(b"1-0", {b"what": b"start"})]]]
     resp3 = {b"voicemon:live": [[(b"1-0", {b"what": b"start"})]]}

@@ -47,8 +47,8 @@ def live_replay(path, config, transcriber, speed, interim_s=0.0):
 def test_lockstep_replay_equals_analyze(analysed, config, transcriber, name):
     offline = analysed(FIXTURES / name)
     call, report = live_replay(FIXTURES / name, config, transcriber, speed=None)
-    live_events = [strip(e) for e in call.log]
-    assert [e["seq"] for e in call.log] == list(range(1, len(call.log) + 1))
+    live_events = [strip(e.to_dict()) for e in call.log]
+    assert [e.seq for e in call.log] == list(range(1, len(call.log) + 1))
     for i, (a, b) in enumerate(zip(live_events, offline["events"])):
         assert a == b, f"event {i} differs:\nlive    {a}\nanalyze {b}"
     assert len(live_events) == len(offline["events"])
@@ -61,7 +61,7 @@ def test_paced_replay_streams_interim_then_final_text(config, transcriber, label
     """At 3x real time with interim text: the meter still climbs in the labelled interval and
     final text is sent once per utterance, after any interim text for it."""
     call, report = live_replay(ESCALATING, config, transcriber, speed=3.0, interim_s=1.0)
-    log = call.log
+    log = [e.to_dict() for e in call.log]  # as a watcher receives it
     finals: dict[str, int] = {}
     for i, env in enumerate(log):
         if env["type"] != "transcript":

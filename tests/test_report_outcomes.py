@@ -8,7 +8,7 @@ import pytest
 from voicemon import config as cfg
 from voicemon.escalation.coach import Coach, load_playbook, outcome_party
 from voicemon.escalation.meter import load_meter_params
-from voicemon.events import Cue
+from voicemon.events import Cue, from_dict
 from voicemon.report.html import render_html
 from voicemon.report.model import asr_lag, build_report
 
@@ -33,7 +33,7 @@ def _prompt(t: float, kind: str, text: str = "x") -> dict:
 def _report(events: list[dict], roles=("agent", "customer"), duration_s: float = 60.0, **meta) -> dict:
     base = {"source": "x.wav", "duration_s": duration_s, "roles": list(roles), "audio": {}, "model": {"name": "m"},
             "config": CONFIG.to_dict()}
-    return build_report(events, {**base, **meta}, PARAMS)
+    return build_report([from_dict(e) for e in events], {**base, **meta}, PARAMS)
 
 
 def test_each_rule_says_whose_meter_judges_it_and_the_goal():
@@ -97,7 +97,7 @@ def test_asr_lag_is_measured_from_the_end_of_speech_in_media_time():
               for i, (end, lag) in enumerate([(2.0, 0.5), (6.0, 1.0), (9.0, 4.0), (15.0, 0.7)])]
     events.append({"type": "transcript", "t": 20.0, "role": "customer", "utterance_id": "c-9", "start": 18, "end": 19,
                    "text": "tentative", "words": [], "final": False})
-    lag = asr_lag(events)
+    lag = asr_lag([from_dict(e) for e in events])
     assert lag == {"count": 4, "median": 1.0, "p90": 4.0, "max": 4.0}
     assert asr_lag([]) == {"count": 0, "median": None, "p90": None, "max": None}
     live = _report(events + _readings(lambda t: 10, "customer") + _readings(lambda t: 10, "agent"), call_id="c1")

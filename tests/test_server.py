@@ -55,7 +55,7 @@ def test_pcm_lockstep_equals_analyze_and_two_watchers_get_complete_streams(confi
                 await asyncio.sleep(0.2)
             late = asyncio.create_task(collect(url, {"calls": "*", "since": {"fixture": 0}}))
             started, ended = await streaming
-            return started, ended, await early, await late, list(server.hub.calls["fixture"].call.log)
+            return started, ended, await early, await late, [e.to_dict() for e in server.hub.calls["fixture"].call.log]
 
     started, ended, early, late, log = asyncio.run(main())
     assert started["type"] == "started" and ended["type"] == "ended"
@@ -153,7 +153,7 @@ def test_twilio_lockstep_upload_equals_analyze_event_for_event(config, transcrib
                 await ws.wait_closed()
             while server.hub.calls["CA0002"].ended_wall is None:
                 await asyncio.sleep(0.05)
-            return list(server.hub.calls["CA0002"].call.log)
+            return [e.to_dict() for e in server.hub.calls["CA0002"].call.log]
 
     log = asyncio.run(main())
     assert log[0]["type"] == "call_started" and log[-1]["type"] == "call_ended"
@@ -164,27 +164,31 @@ def test_twilio_lockstep_upload_equals_analyze_event_for_event(config, transcrib
 
 
 def test_watcher_outbox_coalesces_then_closes_with_resume_point():
+    from voicemon.events import Cue, Envelope, EscalationReading, TranscriptUpdate
     from voicemon.server.hub import Watcher
     from voicemon.server.protocol import Subscription
 
     w = Watcher(Subscription(None, {}, None), max_queue=10)
     seq = 0
 
-    def ev(kind, **kw):
+    def ev(event):
         nonlocal seq
         seq += 1
-        return {"type": kind, "call_id": "c", "seq": seq, "role": "customer", **kw}
+        return Envelope.of(event, "c", seq, 0.0)
+
+    def reading(changed):
+        return ev(EscalationReading(t=seq / 4, role="customer", score=10.0, level="calm", changed=changed))
 
     w.last_seq["c"] = 0
     for _ in range(8):
-        w.push(ev("reading", changed=False))
-    w.push(ev("transcript"))
-    w.push(ev("reading", changed=True))
-    w.push(ev("reading", changed=False))  # full: the 8 older unchanged readings coalesce to one
+        w.push(reading(False))
+    w.push(ev(TranscriptUpdate(t=2.0, role="customer", utterance_id="customer-1", start=0.0, end=1.0, text="hi")))
+    w.push(reading(True))
+    w.push(reading(False))  # full: the 8 older unchanged readings coalesce to one
     assert w.overflow is None and w.coalesced == 7
-    assert [e["seq"] for e in w.outbox] == [8, 9, 10, 11]
+    assert [e.seq for e in w.outbox] == [8, 9, 10, 11]
     for _ in range(20):
-        w.push(ev("cue"))  # never coalesced: the outbox overflows
+        w.push(ev(Cue(t=3.0, role="customer", kind="anger", weight=0.5, evidence="x")))  # never coalesced: overflow
     assert w.overflow == {"c": 0}
 
 

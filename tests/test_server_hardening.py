@@ -221,17 +221,18 @@ def test_sigkill_mid_call_loses_at_most_the_last_flush_and_restart_writes_an_int
 
 
 def test_durable_log_pages_and_torn_last_line(tmp_path):
+    from voicemon.events import Envelope, SpeechStarted
     from voicemon.server.eventlog import DurableLog, read_log, reserve_stem
 
     stem, log = reserve_stem(tmp_path, "c")
     assert stem == "c"
     for seq in range(1, 11):
-        log.append({"type": "reading", "seq": seq})
+        log.append(Envelope.of(SpeechStarted(t=seq / 10, role="agent"), "c", seq, 0.0))
         if seq == 6:
             assert log.flush() and log.written == 6
-    assert [e["seq"] for e in log.read(4, 4)] == [5, 6, 7, 8]  # across the disk / memory boundary
-    assert [e["seq"] for e in log.read_positions([0, 5, 8])] == [1, 6, 9]
-    assert [e["seq"] for e in log] == list(range(1, 11)) and log[-1]["seq"] == 10 and len(log) == 10
+    assert [e.seq for e in log.read(4, 4)] == [5, 6, 7, 8]  # across the disk / memory boundary
+    assert [e.seq for e in log.read_positions([0, 5, 8])] == [1, 6, 9]
+    assert [e.seq for e in log] == list(range(1, 11)) and log[-1].seq == 10 and len(log) == 10
     log.close()
     with pytest.raises(FileExistsError):
         DurableLog(tmp_path / "c.events.jsonl")
@@ -271,11 +272,11 @@ def test_watchers_join_and_resume_a_call_whose_history_is_far_larger_than_the_ou
             url = f"ws://127.0.0.1:{server.port}"
             for name in ("long-a", "long-b"):
                 await stream_pcm(url, name, silent_frames(60), 16000, 2)
-            log_a = list(server.hub.calls["long-a"].call.log)
+            log_a = [e.to_dict() for e in server.hub.calls["long-a"].call.log]
             full = await collect(url, {"calls": ["long-a"], "since": {"long-a": 0}})
             resumed = await collect(url, {"calls": ["long-a"], "since": {"long-a": 200}})
             joined = await collect(url, {"calls": ["long-a"]})
-            log_b = list(server.hub.calls["long-b"].call.log)
+            log_b = [e.to_dict() for e in server.hub.calls["long-b"].call.log]
             both = await read_n(url, {"calls": "*", "since": {"long-a": 0, "long-b": 0}}, len(log_a) + len(log_b))
             return log_a, log_b, full, resumed, joined, both
 
@@ -305,7 +306,7 @@ def test_since_is_validated_and_nothing_at_or_before_it_is_ever_delivered(config
             ahead = asyncio.create_task(collect(url, {"calls": ["later"], "since": {"later": 150}}))
             await asyncio.sleep(0.2)
             await stream_pcm(url, "later", silent_frames(30), 16000, 2)
-            log_ = list(server.hub.calls["later"].call.log)
+            log_ = [e.to_dict() for e in server.hub.calls["later"].call.log]
             got = await ahead
             return log_, got
 

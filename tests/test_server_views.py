@@ -214,14 +214,15 @@ def test_twilio_custom_parameters_are_the_calls_metadata(config, transcriber, tm
 
 
 def test_hub_keeps_each_roles_peak_and_time_heated():
+    from voicemon.events import Envelope, EscalationReading
     from voicemon.server.hub import CallEntry
 
     entry = CallEntry(call=None)
     readings = [(0.0, "calm", 10.0), (1.0, "heated", 70.0), (2.0, "critical", 90.0), (3.0, "heated", 95.0),
                 (5.0, "calm", 20.0), (6.0, "calm", 15.0)]
     for seq, (t, level, score) in enumerate(readings, 1):
-        entry.observe({"type": "reading", "seq": seq, "t": t, "role": "customer", "score": score, "level": level,
-                       "trend": 0.0, "changed": True})
+        entry.observe(Envelope.of(EscalationReading(t=t, role="customer", score=score, level=level, changed=True),
+                                  "c1", seq, 0.0))
     # the peak is the highest level first (critical 90 beats heated 95), then the score
     assert entry.peaks["customer"] == {"level": "critical", "score": 90.0, "t": 2.0}
     assert entry.heated_s["customer"] == 4.0  # heated or critical from 1 s to 5 s

@@ -1,4 +1,4 @@
-"""The terminal view (issue 14 H5, L1): pure, on hand-made envelopes."""
+"""The terminal view (issue 14 H5, L1): pure, on hand-made events."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 import json
 import re
 
+from voicemon.events import CallEnded, CoachingPrompt, Cue, Envelope, EscalationReading, TranscriptUpdate
 from voicemon.live.terminal_view import DOWN, UP, TerminalView
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -15,9 +16,17 @@ def plain(text: str) -> str:
     return ANSI.sub("", text)
 
 
-def _final(start: float, role: str, text: str, t: float) -> dict:
-    return {"type": "transcript", "t": t, "role": role, "utterance_id": f"{role}-{start}", "start": start,
-            "end": start + 2, "text": text, "words": [], "final": True}
+def _final(start: float, role: str, text: str, t: float) -> Envelope:
+    return _env(TranscriptUpdate(t=t, role=role, utterance_id=f"{role}-{start}", start=start, end=start + 2, text=text))
+
+
+def _env(event) -> Envelope:
+    """What the view gets as a call sink."""
+    return Envelope.of(event, "c1", 1, 0.0)
+
+
+def _reading(t: float, score: float, level: str) -> Envelope:
+    return _env(EscalationReading(t=t, role="customer", score=score, level=level, changed=False))
 
 
 def _view(**kw) -> tuple[TerminalView, io.StringIO]:
@@ -40,10 +49,10 @@ def test_long_lines_wrap_at_word_boundaries_and_cues_are_highlighted(monkeypatch
     view, _ = _view()
     text = ("This is the third time I am calling about the same double charge and I already told you "
             "my account number twice, this is completely unacceptable")
-    view({"type": "cue", "t": 5.0, "role": "customer", "kind": "repetition", "weight": 0.9,
-          "evidence": "already told you", "source": "text", "target": "customer"})
-    view({"type": "cue", "t": 9.0, "role": "agent", "kind": "apology", "weight": -0.6,
-          "evidence": "i am sorry", "source": "text", "target": "customer"})
+    view(_env(Cue(t=5.0, role="customer", kind="repetition", weight=0.9, evidence="already told you", source="text",
+                  target="customer")))
+    view(_env(Cue(t=9.0, role="agent", kind="apology", weight=-0.6, evidence="i am sorry", source="text",
+                  target="customer")))
     view(_final(3.0, "customer", text, 9.0))
     view(_final(9.0, "agent", "I am sorry, let me fix it.", 11.0))
     screen = view.render()
@@ -58,21 +67,22 @@ def test_long_lines_wrap_at_word_boundaries_and_cues_are_highlighted(monkeypatch
 def test_the_header_survives_redraws_and_keys_act_on_the_prompt_on_screen():
     url = "agent view: http://127.0.0.1:8765/?call=c1   wall: http://127.0.0.1:8765/wall"
     view, out = _view(header=[url], keys=True)
-    view({"type": "reading", "t": 1.0, "role": "customer", "score": 70.0, "level": "heated", "contributions": {}, "trend": 0})
+    view(_reading(1.0, 70.0, "heated"))
     assert view.key("a") is None  # no prompt yet
-    view({"type": "prompt", "t": 2.0, "id": "p1", "kind": "acknowledge", "text": "Acknowledge the feeling",
-          "technique": "Acknowledge the emotion", "priority": 60, "reason": "caller went heated", "expires_at": 14.0})
+    view(_env(CoachingPrompt(t=2.0, id="p1", kind="acknowledge", text="Acknowledge the feeling",
+                             technique="Acknowledge the emotion", priority=60, reason="caller went heated",
+                             expires_at=14.0)))
     view.draw(force=True)
     frames = out.getvalue().split("\x1b[H\x1b[2J")[1:]
     assert len(frames) >= 2 and all(plain(f).startswith(url) for f in frames)
     assert "[a] done" in plain(frames[-1])
     assert view.key("x") is None
     assert view.key("a") == ("p1", "acknowledged") and view.key("D") == ("p1", "dismissed")
-    view({"type": "reading", "t": 15.0, "role": "customer", "score": 50.0, "level": "tense", "contributions": {}, "trend": 0})
+    view(_reading(15.0, 50.0, "tense"))
     assert view.key("a") is None  # expired
-    view({"type": "prompt", "t": 16.0, "id": "p2", "kind": "thank", "text": "Thank them", "technique": "t",
-          "priority": 40, "reason": "r", "expires_at": 26.0})
-    view({"type": "call_ended", "t": 17.0, "summary": {}})
+    view(_env(CoachingPrompt(t=16.0, id="p2", kind="thank", text="Thank them", technique="t", priority=40, reason="r",
+                             expires_at=26.0)))
+    view(_env(CallEnded(t=17.0)))
     assert view.key("a") is None and "(no prompt)" in plain(view.render()) and "(ended)" in plain(view.render())
 
 

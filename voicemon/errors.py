@@ -28,6 +28,11 @@ class ProtocolError(VoicemonError):
         self.close_code = close_code
 
 
+class EventFormatError(VoicemonError):
+    """An event or envelope read back from JSON (a call's log, a hub stream) is not one voicemon
+    writes: not JSON, an unknown ``type``, or missing or mistyped fields."""
+
+
 class DeviceError(VoicemonError):
     """A sound device could not be opened (no PortAudio, no input device, bad device id)."""
 

@@ -2,20 +2,29 @@
 
 All events are frozen dataclasses stamped in *media time*: seconds since the start of the call.
 Everything except :class:`AudioChunk` serialises to a JSON-ready dict with a ``type`` key
-(:func:`to_dict`) and back (:func:`from_dict`). The event log of a call is a list of these
-dicts; reports are rendered from it and the live feed sends exactly these on the wire.
+(:func:`to_dict`) and back (:func:`from_dict`). A live call's events leave it as
+:class:`Envelope` objects (the event, its call, ``seq`` and wall time): its log, the hub and
+the reports keep them typed, each is encoded to JSON once (:meth:`Envelope.json`) however many
+watchers it goes to, and JSON read back (a log file, another server's stream) becomes an
+:class:`Envelope` again through :meth:`Envelope.from_json`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Union
 
 import numpy as np
 
+from voicemon.errors import EventFormatError
+
 SAMPLE_RATE_HZ = 16000
 """Internal sample rate of every :class:`AudioChunk`."""
+
+PROTOCOL_VERSION = 1
+"""The feed's protocol version: the ``v`` of every envelope and server message (docs/protocol.md)."""
 
 LEVELS = ("calm", "tense", "heated", "critical")
 LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
@@ -394,15 +403,110 @@ def from_dict(data: dict[str, Any]) -> Event:
     """Rebuild an event from :func:`to_dict` output (unknown keys are ignored).
 
     Raises:
-        KeyError: the ``type`` is unknown.
+        EventFormatError: the ``type`` is unknown, or a field is missing or of the wrong shape.
     """
-    cls = TYPES[data["type"]]
+    cls = TYPES.get(data.get("type")) if isinstance(data.get("type"), str) else None
+    if cls is None:
+        raise EventFormatError(f"unknown event type {str(data.get('type'))[:40]!r}")
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: v for k, v in data.items() if k in names}
-    if cls is TranscriptUpdate:
-        kwargs["words"] = tuple(Word(**w) for w in kwargs.get("words", ()))
-    if cls in (CallStarted, SpeakersChanged):
-        kwargs["roles"] = tuple(kwargs.get("roles", ()))
-    if cls is EscalationReading:
-        kwargs["notes"] = tuple(kwargs.get("notes", ()))
-    return cls(**kwargs)
+    try:
+        if cls is TranscriptUpdate:
+            kwargs["words"] = tuple(Word(**w) for w in kwargs.get("words", ()))
+        if cls in (CallStarted, SpeakersChanged):
+            kwargs["roles"] = tuple(kwargs.get("roles", ()))
+        if cls is EscalationReading:
+            kwargs["notes"] = tuple(kwargs.get("notes", ()))
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise EventFormatError(f"a {data['type']} event with missing or unknown fields: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One event of a live call as its log keeps it and the feed sends it (docs/protocol.md).
+
+    On the wire an envelope is the event's own dict (:func:`to_dict`) followed by ``v``,
+    ``call_id``, ``seq`` (1, 2, … per call) and ``wall`` (Unix time it was emitted, to the
+    millisecond). Make one with :meth:`of` (from an event just emitted: its values are rounded
+    as the wire rounds them, so an envelope read back from JSON equals the one that was sent) or
+    :meth:`from_dict` / :meth:`from_json` (from JSON that comes back in).
+
+    Attributes:
+        event: the event.
+        call_id: the call it belongs to.
+        seq: its position in the call's log, from 1.
+        wall: Unix time it was emitted, in seconds.
+        v: the protocol version.
+    """
+
+    event: Event
+    call_id: str
+    seq: int
+    wall: float
+    v: int = PROTOCOL_VERSION
+
+    @classmethod
+    def of(cls, event: Event, call_id: str, seq: int, wall: float) -> "Envelope":
+        """The envelope of an event just emitted, its values as the wire gives them."""
+        return cls(from_dict(to_dict(event)), call_id, seq, round(wall, 3))
+
+    @property
+    def type(self) -> str:
+        """The event's wire name (``reading``, ``transcript``…)."""
+        return TYPE_NAMES[type(self.event)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict (a new dict on each call)."""
+        return {**to_dict(self.event), "v": self.v, "call_id": self.call_id, "seq": self.seq, "wall": self.wall}
+
+    def json(self) -> str:
+        """The envelope's JSON text, encoded on the first call and kept: every watcher, the
+        call's log file and the hub's stream send the same text (websockets' ``broadcast``
+        pattern)."""
+        text: str | None = self.__dict__.get("_json")
+        if text is None:
+            text = json.dumps(self.to_dict(), ensure_ascii=False)
+            object.__setattr__(self, "_json", text)  # a cache, not a field: equality ignores it
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Envelope":
+        """Rebuild an envelope from its dict (a parsed log line or stream entry).
+
+        Raises:
+            EventFormatError: not an envelope voicemon writes (no object, an unknown ``type``,
+                missing or mistyped fields).
+        """
+        if not isinstance(data, dict):
+            raise EventFormatError(f"an envelope is a JSON object, not {type(data).__name__}")
+        call_id, seq, wall, v = data.get("call_id"), data.get("seq"), data.get("wall"), data.get("v", PROTOCOL_VERSION)
+        if not isinstance(call_id, str) or not _is_int(seq) or not _is_int(v) or not (
+                _is_int(wall) or isinstance(wall, float)):
+            raise EventFormatError("an envelope needs call_id (text), seq (integer) and wall (number)")
+        return cls(from_dict(data), call_id, seq, wall, v)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Envelope":
+        """Rebuild an envelope from its JSON text, keeping that text as its encoding.
+
+        Raises:
+            EventFormatError: not JSON, or not an envelope (:meth:`from_dict`).
+        """
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise EventFormatError(f"an envelope is UTF-8 JSON: {exc}") from None
+        text = text.rstrip("\r\n")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise EventFormatError(f"an envelope is JSON: {exc}") from None
+        env = cls.from_dict(data)
+        object.__setattr__(env, "_json", text)
+        return env
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

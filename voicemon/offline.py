@@ -34,7 +34,7 @@ from voicemon.asr.transcriber import Transcriber, transcribe_or_error
 from voicemon.audio.decode import DecodedAudio, iter_chunks, load_call_audio
 from voicemon.config import Config
 from voicemon.escalation.meter import MeterParams, load_meter_params
-from voicemon.events import AsrJob, Event, Word, to_dict
+from voicemon.events import AsrJob, Event, Word
 from voicemon.report.model import build_report
 from voicemon.session import InterpretStages, SignalStages, Step, call_roles, fold, swap_roles
 
@@ -346,7 +346,7 @@ def analyze_call(path: str | os.PathLike[str], config: Config, transcriber: Tran
     }
     if result.diarization is not None:
         meta["diarization"] = result.diarization
-    report = build_report([to_dict(e) for e in events], meta, result.params)
+    report = build_report(events, meta, result.params)
     return report, result
 
 

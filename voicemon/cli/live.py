@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -24,6 +23,7 @@ from voicemon.report.writers import write_call_outputs
 
 if TYPE_CHECKING:  # heavy modules load only when a live command runs
     from voicemon.config import Config
+    from voicemon.events import Envelope
     from voicemon.live.runner import LiveCall
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ class JsonlSink:
         self._close = target != "-"
         self.stream: TextIO = sys.stdout if target == "-" else open(target, "w", encoding="utf-8")
 
-    def __call__(self, env: dict) -> None:
-        self.stream.write(json.dumps(env, ensure_ascii=False) + "\n")
+    def __call__(self, env: Envelope) -> None:
+        self.stream.write(env.json() + "\n")
         self.stream.flush()
 
     def close(self) -> None:

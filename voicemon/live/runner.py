@@ -5,9 +5,10 @@ and prompts come out of :meth:`LiveCall.feed` at once; Whisper jobs go to the pr
 :class:`~voicemon.live.asr_pool.AsrPool` and their words come back later, in media time, through
 the same session. Transcription falling behind therefore never delays a meter reading.
 
-Every event leaves as an *envelope*: the event's own dict (``voicemon.events.to_dict``) plus
-``v``, ``call_id``, ``seq`` (1, 2, … per call) and ``wall`` (Unix time it was emitted). The call
-keeps its whole log, from which the report is built when it ends.
+Every event leaves as an :class:`~voicemon.events.Envelope`: the event (a dataclass) with
+``call_id``, ``seq`` (1, 2, … per call) and ``wall`` (Unix time it was emitted), encoded to JSON
+at most once whoever sends it. The call keeps its whole log of envelopes, from which the report
+is built when it ends.
 
 In *lockstep* mode (``replay --speed max``, the parity test) the driver waits for each chunk's
 jobs before the next chunk, which reproduces ``voicemon analyze`` event for event.
@@ -27,10 +28,10 @@ from voicemon.events import (
     AsrJob,
     AsrStatus,
     AudioChunk,
+    Envelope,
     EscalationReading,
     Event,
     StageError,
-    to_dict,
 )
 from voicemon.errors import AsrDropped
 from voicemon.live.asr_pool import AsrPool
@@ -39,10 +40,9 @@ from voicemon.session import CallSession
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
 BEHIND_WAIT_S = 1.0
 """Queued audio counts as backlog once it has waited this long for a worker."""
-EventSink = Callable[[dict], None]
+EventSink = Callable[[Envelope], None]
 
 
 @dataclass
@@ -72,7 +72,7 @@ class LiveCall:
 
     def __init__(self, call_id: str, roles: tuple[str, ...], config: Config, pool: AsrPool, *,
                  lockstep: bool = False, params: MeterParams | None = None,
-                 sink: EventSink | None = None, meta: dict | None = None, log: list | None = None) -> None:
+                 sink: EventSink | None = None, meta: dict | None = None, log: list[Envelope] | None = None) -> None:
         self.call_id = call_id
         self.config = config
         self.pool = pool
@@ -87,7 +87,7 @@ class LiveCall:
             self.session = CallSession(roles, config, self.params)
         self.sinks: list[EventSink] = [sink] if sink else []
         self.meta = dict(meta or {})
-        self.log = [] if log is None else log
+        self.log: list[Envelope] = [] if log is None else log
         self.latency = LatencyLog()
         self.started_wall = time.time()
         self.ended = False
@@ -139,7 +139,7 @@ class LiveCall:
             await asyncio.wait(futures)
             await asyncio.sleep(0)
 
-    def acknowledge(self, prompt_id: str, action: str = "acknowledged", by: dict | None = None) -> dict:
+    def acknowledge(self, prompt_id: str, action: str = "acknowledged", by: dict | None = None) -> Envelope:
         """The agent acknowledged or dismissed a prompt; returns the logged envelope.
 
         Args:
@@ -201,8 +201,7 @@ class LiveCall:
     def _emit(self, events: list[Event], received: float | None = None) -> None:
         for event in events:
             self._seq += 1
-            env = {**to_dict(event), "v": PROTOCOL_VERSION, "call_id": self.call_id, "seq": self._seq,
-                   "wall": round(time.time(), 3)}
+            env = Envelope.of(event, self.call_id, self._seq, time.time())
             self.log.append(env)
             if received is not None and isinstance(event, EscalationReading):
                 self.latency.meter_s.append(time.perf_counter() - received)

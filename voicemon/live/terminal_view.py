@@ -1,7 +1,8 @@
 """A one-screen live view of a call for a terminal: meters, the current prompt, the transcript.
 
-The view is an event sink: it keeps what it needs from the envelopes it is given and redraws at
-most ``fps`` times a second (ANSI escapes; colours per level, which also shows as a word).
+The view is an event sink: it keeps what it needs of the events (dataclasses) of the envelopes it
+is given and redraws at most ``fps`` times a second (ANSI escapes; colours per level, which also
+shows as a word).
 """
 
 from __future__ import annotations
@@ -11,9 +12,22 @@ import shutil
 import sys
 import textwrap
 import time
-from typing import TextIO
+from typing import Iterable, TextIO
 
 from voicemon.events import TREND_STEADY_PTS_PER_S as STEADY
+from voicemon.events import (
+    AsrStatus,
+    CallEnded,
+    CoachingPrompt,
+    Cue,
+    Envelope,
+    EscalationReading,
+    Event,
+    ProsodyFrame,
+    PromptAcknowledged,
+    SpeakersChanged,
+    TranscriptUpdate,
+)
 
 LEVEL_COLOURS = {"calm": "\033[32m", "tense": "\033[33m", "heated": "\033[38;5;208m", "critical": "\033[31m"}
 RESET = "\033[0m"
@@ -47,55 +61,60 @@ class TerminalView:
                  lines: int = 6, header: list[str] | tuple[str, ...] = (), keys: bool = False) -> None:
         self.header = list(header)
         self.keys = keys
-        self.cues: dict[str, list[dict]] = {}
+        self.cues: dict[str, list[Cue]] = {}
         self.ended = False
         self.call_id = call_id
         self.roles = tuple(sorted(roles, key=lambda r: r != "customer"))
         self.out = out or sys.stdout
         self.min_interval_s = 1.0 / fps
         self.max_lines = lines
-        self.readings: dict[str, dict] = {}
-        self.prompt: dict | None = None
-        self.transcript: list[dict] = []
-        self.interim: dict[str, dict] = {}
+        self.readings: dict[str, EscalationReading] = {}
+        self.prompt: CoachingPrompt | None = None
+        self.transcript: list[TranscriptUpdate] = []
+        self.interim: dict[str, TranscriptUpdate] = {}
         self.status = ""
         self.media_s = 0.0
         self._last_draw = 0.0
         self._dirty = False
 
-    def __call__(self, env: dict) -> None:
-        """Take one event envelope."""
-        kind = env["type"]
-        self.media_s = max(self.media_s, float(env.get("t", 0.0)))
-        if kind == "reading":
-            self.readings[env["role"]] = env
-        elif kind == "speakers":  # a one-channel call split into agent and customer
-            self.roles = tuple(sorted(env["roles"], key=lambda r: r != "customer"))
-            self.status = env["message"]
-        elif kind == "prompt":
-            self.prompt = env
-        elif kind == "prompt_ack" and self.prompt and self.prompt["id"] == env["prompt_id"]:
+    def __call__(self, env: Envelope) -> None:
+        """Take one event envelope (a call sink)."""
+        self.take(env.event)
+
+    def take(self, event: Event) -> None:
+        """Take one event; redraw if it changes the screen."""
+        self.media_s = max(self.media_s, float(event.t))
+        if isinstance(event, EscalationReading):
+            self.readings[event.role] = event
+        elif isinstance(event, SpeakersChanged):  # a one-channel call split into agent and customer
+            self.roles = tuple(sorted(event.roles, key=lambda r: r != "customer"))
+            self.status = event.message
+        elif isinstance(event, CoachingPrompt):
+            self.prompt = event
+        elif isinstance(event, PromptAcknowledged):
+            if self.prompt is None or self.prompt.id != event.prompt_id:
+                return
             self.prompt = None
-        elif kind == "transcript":
-            if env["final"]:
-                self.interim.pop(env["role"], None)
-                if env["text"]:
-                    self.transcript.append(env)
-                    self.transcript.sort(key=lambda e: (e["start"], e["role"]))  # media time, not arrival
+        elif isinstance(event, TranscriptUpdate):
+            if event.final:
+                self.interim.pop(event.role, None)
+                if event.text:
+                    self.transcript.append(event)
+                    self.transcript.sort(key=lambda e: (e.start, e.role))  # media time, not arrival
                     self.transcript = self.transcript[-self.max_lines:]
             else:
-                self.interim[env["role"]] = env
-        elif kind == "cue":
-            if env.get("source") == "text":
-                mine = self.cues.setdefault(env["role"], [])
-                mine.append(env)
+                self.interim[event.role] = event
+        elif isinstance(event, Cue):
+            if event.source == "text":
+                mine = self.cues.setdefault(event.role, [])
+                mine.append(event)
                 del mine[:-40]
-        elif kind == "call_ended":
+        elif isinstance(event, CallEnded):
             self.ended = True
             self.prompt = None
-        elif kind == "asr_status":
-            self.status = "" if env["state"] == "ok" else env["message"]
-        elif kind != "prosody":
+        elif isinstance(event, AsrStatus):
+            self.status = "" if event.state == "ok" else event.message
+        elif not isinstance(event, ProsodyFrame):
             return
         self._dirty = True
         self.draw()
@@ -123,19 +142,19 @@ class TerminalView:
                 rows.append(f"{label} {'·' * 20} waiting")
                 continue
             bar_width = max(10, width - 40)
-            filled = int(round(bar_width * r["score"] / 100))
-            colour = LEVEL_COLOURS.get(r["level"], "")
-            trend = "↑" if r.get("trend", 0) > STEADY else "↓" if r.get("trend", 0) < -STEADY else "→"
+            filled = int(round(bar_width * r.score / 100))
+            colour = LEVEL_COLOURS.get(r.level, "")
+            trend = "↑" if r.trend > STEADY else "↓" if r.trend < -STEADY else "→"
             bar = colour + "█" * filled + RESET + DIM + "░" * (bar_width - filled) + RESET
-            rows.append(f"{label} {bar} {r['score']:5.1f} {colour}{r['level'].upper():<8}{RESET} {trend}")
-            why = why_line(r.get("contributions") or {})
+            rows.append(f"{label} {bar} {r.score:5.1f} {colour}{r.level.upper():<8}{RESET} {trend}")
+            why = why_line(r.contributions or {})
             if why:
                 rows.append(f"{' ' * 12} {DIM}{why}{RESET}")
         rows.append("")
         p = self.current_prompt()
         if p:
-            rows.append(f"{BOLD}▶ {p['text']}{RESET}")
-            rows += [f"  {DIM}{x}{RESET}" for x in textwrap.wrap(f"{p['technique']} — {p['reason']}", width - 2,
+            rows.append(f"{BOLD}▶ {p.text}{RESET}")
+            rows += [f"  {DIM}{x}{RESET}" for x in textwrap.wrap(f"{p.technique} — {p.reason}", width - 2,
                                                                 break_on_hyphens=False)]
             if self.keys:
                 rows.append(f"  {DIM}[a] done   [d] dismiss{RESET}")
@@ -143,16 +162,16 @@ class TerminalView:
             rows.append(f"{DIM}(no prompt){RESET}")
         rows.append("")
         lines = [(e, True) for e in self.transcript] + [(e, False) for e in self.interim.values()]
-        for env, final in sorted(lines, key=lambda x: (x[0]["start"], not x[1], x[0]["role"])):
-            rows += self._lines(env, final, width, self.cues.get(env["role"], ()))
+        for update, final in sorted(lines, key=lambda x: (x[0].start, not x[1], x[0].role)):
+            rows += self._lines(update, final, width, self.cues.get(update.role, ()))
         if self.status:
             rows += ["", f"\033[33m{self.status}{RESET}"]
         rows += ["", f"{DIM}Ctrl-C ends the call and writes the report{RESET}"]
         return "\n".join(rows)
 
-    def current_prompt(self) -> dict | None:
+    def current_prompt(self) -> CoachingPrompt | None:
         """The prompt on screen: the last one, until it is acted on, expires or the call ends."""
-        if self.prompt and not self.ended and self.prompt.get("expires_at", 1e9) >= self.media_s:
+        if self.prompt and not self.ended and self.prompt.expires_at >= self.media_s:
             return self.prompt
         return None
 
@@ -166,16 +185,16 @@ class TerminalView:
         p = self.current_prompt()
         if action is None or p is None:
             return None
-        return p["id"], action
+        return p.id, action
 
     @staticmethod
-    def _lines(env: dict, final: bool, width: int, cues=()) -> list[str]:
+    def _lines(update: TranscriptUpdate, final: bool, width: int, cues: Iterable[Cue] = ()) -> list[str]:
         """One utterance, wrapped at word boundaries under its time and speaker, cue phrases
         highlighted."""
-        minutes, seconds = divmod(int(env["start"]), 60)
-        who = ROLE_LABELS.get(env["role"], env["role"]).split()[0]
+        minutes, seconds = divmod(int(update.start), 60)
+        who = ROLE_LABELS.get(update.role, update.role).split()[0]
         prefix = f"{minutes:02d}:{seconds:02d} {who:>8}: "
-        text = env["text"] if final else env["text"] + " …"
+        text = update.text if final else update.text + " …"
         spans = cue_spans(text, cues) if final else []
         out, pos = [], 0
         for i, piece in enumerate(textwrap.wrap(text, max(10, width - len(prefix)), break_on_hyphens=False) or [""]):
@@ -187,19 +206,19 @@ class TerminalView:
         return out if final else [DIM + line + RESET for line in out]
 
 
-def cue_spans(text: str, cues) -> list[tuple[int, int, float]]:
+def cue_spans(text: str, cues: Iterable[Cue]) -> list[tuple[int, int, float]]:
     """``(start, end, weight)`` of each cue phrase found in ``text`` (case-insensitive, any
     punctuation between the words), non-overlapping."""
     spans: list[tuple[int, int, float]] = []
     for cue in cues:
-        words = re.findall(r"[\w']+", str(cue.get("evidence", "")).lower().replace("’", "'"))
+        words = re.findall(r"[\w']+", cue.evidence.lower().replace("’", "'"))
         if not words:
             continue
         pat = re.compile(r"(?<![\w'’])" + r"[^\w'’]+".join(re.escape(w).replace("'", "['’]") for w in words)
                          + r"(?![\w'’])", re.IGNORECASE)
         for m in pat.finditer(text):
             if all(m.end() <= a or m.start() >= b for a, b, _ in spans):
-                spans.append((m.start(), m.end(), float(cue.get("weight", 0.0))))
+                spans.append((m.start(), m.end(), float(cue.weight)))
     return sorted(spans)
 
 

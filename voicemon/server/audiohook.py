@@ -24,6 +24,7 @@ import numpy as np
 
 from voicemon.audio.g711 import ULAW_TO_FLOAT
 from voicemon.errors import ProtocolError
+from voicemon.events import Event, TranscriptUpdate
 from voicemon.server.protocol import CLOSE_BAD_MESSAGE, CLOSE_UNAUTHORIZED, is_int
 
 VERSION = "2"
@@ -538,7 +539,7 @@ class AudioHookSession:
 ROLE_CHANNELS = {role: channel for channel, role in CHANNEL_ROLES.items()}
 
 
-def transcript_entity(envelope: dict, call_id: str) -> dict | None:
+def transcript_entity(event: Event, call_id: str) -> dict | None:
     """A voicemon final ``transcript`` event -> an AudioHook ``transcript`` event entity.
 
     The entity's ``id`` is stable per utterance (a UUID derived from the call and utterance ids);
@@ -548,14 +549,16 @@ def transcript_entity(envelope: dict, call_id: str) -> dict | None:
     """
     import uuid as uuidlib
 
-    channel = ROLE_CHANNELS.get(envelope.get("role"))
-    if envelope.get("type") != "transcript" or not envelope.get("final") or not envelope.get("text") or channel is None:
+    if not isinstance(event, TranscriptUpdate) or not event.final or not event.text:
         return None
-    words = [w for w in envelope.get("words", ()) if isinstance(w, dict) and isinstance(w.get("probability"), (int, float))]
-    confidence = round(sum(w["probability"] for w in words) / len(words), 3) if words else 1.0
-    start, end = float(envelope.get("start", 0.0)), float(envelope.get("end", 0.0))
+    channel = ROLE_CHANNELS.get(event.role)
+    if channel is None:
+        return None
+    words = event.words
+    confidence = round(sum(w.probability for w in words) / len(words), 3) if words else 1.0
+    start, end = float(event.start), float(event.end)
     return {"type": "transcript", "data": {
-        "id": str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"voicemon:{call_id}:{envelope.get('utterance_id', '')}")),
+        "id": str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"voicemon:{call_id}:{event.utterance_id}")),
         "channel": channel, "isFinal": True, "offset": format_duration(start), "duration": format_duration(max(0.0, end - start)),
         "alternatives": [{"confidence": confidence,
-                          "interpretations": [{"type": "display", "transcript": envelope["text"]}]}]}}
+                          "interpretations": [{"type": "display", "transcript": event.text}]}]}}

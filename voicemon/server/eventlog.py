@@ -4,17 +4,21 @@
 is the call's source of truth while it runs: envelopes are appended in ``seq`` order and written
 out by the server's flusher at least every ``log_flush_s`` (one second by default), so a crash
 loses at most that much. RAM holds only the envelopes not yet written and one byte offset per
-event; watchers' history pages and the final report are read back from the file.
+event; watchers' history pages and the final report are read back from the file, as
+:class:`~voicemon.events.Envelope` objects that keep the line they were read from as their JSON
+(a history page is sent without encoding anything again).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from array import array
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
+
+from voicemon.errors import EventFormatError
+from voicemon.events import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +74,17 @@ class DurableLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fh = open(self.path, "xb")
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Envelope] = []
         self._offsets = array("q")  # byte offset of each written event
         self._size = 0
         self._count = 0
-        self.last: dict[str, Any] | None = None
+        self.last: Envelope | None = None
         self.error: OSError | None = None
         self.closed = False
 
     # -- the list-like side ------------------------------------------------------------
 
-    def append(self, env: dict[str, Any]) -> None:
+    def append(self, env: Envelope) -> None:
         """Add the next envelope (written at the next :meth:`flush`)."""
         self._pending.append(env)
         self._count += 1
@@ -89,7 +93,7 @@ class DurableLog:
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> Envelope:
         if not isinstance(index, int):
             raise TypeError("DurableLog supports integer indexes only; use read() for pages")
         if index < 0:
@@ -100,7 +104,7 @@ class DurableLog:
             return self.last
         return self.read(index, 1)[0]
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Envelope]:
         """Every event, in order (the written part is read from the file)."""
         written, size, pending = len(self._offsets), self._size, list(self._pending)
         if written:
@@ -110,7 +114,7 @@ class DurableLog:
                     if remaining <= 0:
                         break
                     remaining -= len(line)
-                    yield json.loads(line)
+                    yield Envelope.from_json(line)
         yield from pending
 
     # -- disk ----------------------------------------------------------------------------
@@ -131,7 +135,7 @@ class DurableLog:
             return self.error is None
         if not self._pending:
             return True
-        lines = [json.dumps(e, ensure_ascii=False).encode("utf-8") + b"\n" for e in self._pending]
+        lines = [e.json().encode("utf-8") + b"\n" for e in self._pending]
         try:
             self._fh.write(b"".join(lines))
             self._fh.flush()
@@ -170,13 +174,13 @@ class DurableLog:
             self.error = self.error or exc
         self.closed = True
 
-    def read(self, start: int, limit: int) -> list[dict[str, Any]]:
+    def read(self, start: int, limit: int) -> list[Envelope]:
         """Events ``start`` … ``start + limit - 1`` (0-based positions; seq = position + 1)."""
         end = min(self._count, start + max(0, limit))
         if start >= end:
             return []
         written = len(self._offsets)
-        out: list[dict[str, Any]] = []
+        out: list[Envelope] = []
         if start < written:
             stop = min(end, written)
             first = self._offsets[start]
@@ -184,44 +188,40 @@ class DurableLog:
             with open(self.path, "rb") as fh:
                 fh.seek(first)
                 data = fh.read(last - first)
-            out.extend(json.loads(line) for line in data.splitlines())
+            out.extend(Envelope.from_json(line) for line in data.splitlines())
         if end > written:
             out.extend(self._pending[max(0, start - written):end - written])
         return out
 
-    def read_positions(self, positions: list[int]) -> list[dict[str, Any]]:
+    def read_positions(self, positions: list[int]) -> list[Envelope]:
         """The events at these 0-based positions (ascending), e.g. an index of notable events."""
         written = len(self._offsets)
-        out: list[dict[str, Any]] = []
+        out: list[Envelope] = []
         on_disk = [p for p in positions if p < written]
         if on_disk:
             with open(self.path, "rb") as fh:
                 for p in on_disk:
                     fh.seek(self._offsets[p])
-                    out.append(json.loads(fh.readline()))
+                    out.append(Envelope.from_json(fh.readline()))
         out.extend(self._pending[p - written] for p in positions if written <= p < self._count)
         return out
 
 
-def read_log(path: Path) -> tuple[list[dict[str, Any]], int]:
+def read_log(path: Path) -> tuple[list[Envelope], int]:
     """Read an event log written by :class:`DurableLog`, tolerating a torn last line.
 
     Returns:
-        ``(events, unreadable_lines)``.
+        ``(envelopes, unreadable_lines)``: a line that is not an envelope (torn by a crash, or
+        not written by voicemon) is counted, not returned.
     """
-    events: list[dict[str, Any]] = []
+    events: list[Envelope] = []
     bad = 0
     with open(path, "rb") as fh:
         for line in fh:
             if not line.strip():
                 continue
             try:
-                env = json.loads(line)
-            except ValueError:
-                bad += 1
-                continue
-            if isinstance(env, dict):
-                events.append(env)
-            else:
+                events.append(Envelope.from_json(line))
+            except EventFormatError:
                 bad += 1
     return events, bad

@@ -10,10 +10,11 @@ output folder (no path, no link out of it).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from voicemon.errors import EventFormatError
+from voicemon.events import CallEnded, CallStarted, Envelope
 from voicemon.server.eventlog import EVENTS_SUFFIX
 from voicemon.server.protocol import is_valid_call_id
 
@@ -71,20 +72,19 @@ def latest_report(out_dir: Path, call_id: str) -> Path | None:
     return None
 
 
-def _first_and_last(path: Path) -> tuple[dict | None, dict | None]:
-    """The first and last events of a log (``None`` where a line is missing or not JSON)."""
+def _first_and_last(path: Path) -> tuple[Envelope | None, Envelope | None]:
+    """The first and last envelopes of a log (``None`` where a line is missing or not one)."""
     with open(path, "rb") as f:
         first_line = f.readline(TAIL_BYTES)
         size = f.seek(0, os.SEEK_END)
         f.seek(max(0, size - TAIL_BYTES))
         tail = f.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
 
-    def load(line: bytes) -> dict | None:
+    def load(line: bytes) -> Envelope | None:
         try:
-            value = json.loads(line)
-        except ValueError:
+            return Envelope.from_json(line)
+        except EventFormatError:
             return None
-        return value if isinstance(value, dict) else None
 
     return load(first_line), load(tail)
 
@@ -121,18 +121,21 @@ def ended_calls(out_dir: Path, limit: int = 100, agent_id: str | None = None, sk
             first, last = _first_and_last(path)
         except OSError:
             continue
-        if not first or first.get("type") != "call_started" or not last or last.get("type") != "call_ended":
+        if first is None or last is None:
             continue
-        if agent_id is not None and first.get("agent_id") != agent_id:
+        started, ended = first.event, last.event
+        if not isinstance(started, CallStarted) or not isinstance(ended, CallEnded):
             continue
-        summary = last.get("summary") or {}
+        if agent_id is not None and started.agent_id != agent_id:
+            continue
+        summary = ended.summary or {}
         html, js = Path(out_dir) / f"{stem}.html", Path(out_dir) / f"{stem}.json"
         out.append({
-            "call_id": first.get("call_id", stem.split("~")[0]), "stem": stem, "roles": first.get("roles", []),
-            "started_wall": first.get("wall"), "ended": True, "ended_wall": last.get("wall"),
-            "media_s": summary.get("duration_s", last.get("t")),
-            **{k: first.get(k) for k in ("agent_id", "agent_name", "queue", "customer_ref")},
-            "meta": first.get("meta") or {},
+            "call_id": first.call_id, "stem": stem, "roles": list(started.roles),
+            "started_wall": first.wall, "ended": True, "ended_wall": last.wall,
+            "media_s": summary.get("duration_s", ended.t),
+            **{k: getattr(started, k) for k in ("agent_id", "agent_name", "queue", "customer_ref")},
+            "meta": started.meta or {},
             "summary": {k: summary.get(k) for k in ("duration_s", "peak_level", "peak_score", "prompts_fired", "reason")},
             "reason": summary.get("reason"),
             "report_url": f"/reports/{html.name}" if html.is_file() else None,

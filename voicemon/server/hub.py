@@ -11,20 +11,24 @@ outbox: the sender reads it from the call's log page by page, then switches that
 delivery, so joining or resuming a four-hour call costs one page of memory. The hub keeps small
 per-call indexes (prompt ids, notable events, latest readings) so acks and ``/api/calls`` never
 scan a log.
+
+Everything here is an :class:`~voicemon.events.Envelope`: every watcher's outbox holds the same
+envelope object, whose JSON text is encoded once (:meth:`~voicemon.events.Envelope.json`) for all
+of them, the call's log file and the Redis hub (websockets' ``broadcast`` pattern, with each
+watcher's own outbox and pacing kept).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from array import array
 from bisect import bisect_left
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 
-from voicemon.events import LEVEL_RANK
+from voicemon.events import LEVEL_RANK, CallStarted, CoachingPrompt, Envelope, EscalationReading
 from voicemon.live.runner import LiveCall
 from voicemon.server.protocol import Subscription
 
@@ -40,10 +44,15 @@ HISTORY_PAGE = 200
 MARK_EVERY_S = 1.0
 
 
-def is_notable(env: dict) -> bool:
+def is_notable(env: Envelope) -> bool:
     """Whether a joining watcher (no ``since``) gets this event from any point of the call."""
-    kind = env["type"]
-    return kind != "prosody" and (kind != "reading" or bool(env.get("changed")))
+    kind = env.type
+    return kind != "prosody" and (kind != "reading" or bool(getattr(env.event, "changed", False)))
+
+
+def coalescible(env: Envelope) -> bool:
+    """Whether a full outbox may drop this envelope for a newer one of its call, type and role."""
+    return env.type in COALESCIBLE and not getattr(env.event, "changed", False)
 
 
 @dataclass
@@ -62,30 +71,6 @@ class HistoryCursor:
     horizon: int | None = None
 
 
-ENCODED_CACHE = 4096
-"""Envelopes whose JSON text is kept for the other watchers (a few seconds of a busy server)."""
-_encoded: OrderedDict[int, tuple[dict, str]] = OrderedDict()
-
-
-def encode_envelope(env: dict) -> str:
-    """The JSON text of an envelope, encoded once however many watchers it goes to.
-
-    Every watcher's outbox holds the same envelope object (:meth:`CallHub.publish`), so the
-    text is kept by the object's identity (the object itself is held with it, so the identity
-    stays its own) for the next :data:`ENCODED_CACHE` envelopes: websockets' ``broadcast``
-    pattern, with each watcher's own outbox and pacing kept.
-    """
-    key = id(env)
-    hit = _encoded.get(key)
-    if hit is not None and hit[0] is env:
-        return hit[1]
-    text = json.dumps(env, ensure_ascii=False)
-    _encoded[key] = (env, text)
-    if len(_encoded) > ENCODED_CACHE:
-        _encoded.popitem(last=False)
-    return text
-
-
 @dataclass(eq=False)
 class Watcher:
     """One subscribed connection's outbox.
@@ -97,7 +82,7 @@ class Watcher:
 
     subscription: Subscription
     max_queue: int = 2000
-    outbox: deque = field(default_factory=deque)
+    outbox: deque[Envelope] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflow: dict[str, int] | None = None
     last_seq: dict[str, int] = field(default_factory=dict)
@@ -106,7 +91,7 @@ class Watcher:
     sent: int = 0
     coalesced: int = 0
 
-    def push(self, env: dict) -> None:
+    def push(self, env: Envelope) -> None:
         """Queue one live envelope (never blocks).
 
         Envelopes at or below the watcher's cursor for their call (already sent, or at or
@@ -115,8 +100,8 @@ class Watcher:
         """
         if self.overflow is not None:
             return
-        cid, seq = env["call_id"], env["seq"]
-        if env["type"] == "call_started" and seq == 1 and self.cursor.get(cid, 0) > 0:
+        cid, seq = env.call_id, env.seq
+        if seq == 1 and isinstance(env.event, CallStarted) and self.cursor.get(cid, 0) > 0:
             self.cursor[cid] = 0  # a new call reuses the id: its events start over
             self.catching_up.pop(cid, None)
         if cid in self.catching_up or seq <= self.cursor.get(cid, self.subscription.since.get(cid, 0)):
@@ -135,9 +120,8 @@ class Watcher:
         """Per call, the last seq this watcher certainly received."""
         points = dict(self.last_seq)
         for env in self.outbox:
-            cid = env.get("call_id")
-            if cid is not None and cid not in points:
-                points[cid] = env["seq"] - 1
+            if env.call_id not in points:
+                points[env.call_id] = env.seq - 1
         for cid in self.catching_up:
             points.setdefault(cid, self.subscription.since.get(cid, 0))
         for cid, since in self.subscription.since.items():
@@ -147,16 +131,19 @@ class Watcher:
     def _coalesce(self) -> None:
         newest: dict[tuple, int] = {}
         for i, env in enumerate(self.outbox):
-            if env["type"] in COALESCIBLE and not env.get("changed"):
-                newest[(env["call_id"], env["type"], env.get("role"))] = i
-        kept = deque()
+            if coalescible(env):
+                newest[_coalesce_key(env)] = i
+        kept: deque[Envelope] = deque()
         for i, env in enumerate(self.outbox):
-            key = (env.get("call_id"), env["type"], env.get("role"))
-            if env["type"] in COALESCIBLE and not env.get("changed") and newest.get(key) != i:
+            if coalescible(env) and newest.get(_coalesce_key(env)) != i:
                 self.coalesced += 1
                 continue
             kept.append(env)
         self.outbox = kept
+
+
+def _coalesce_key(env: Envelope) -> tuple[str, str, str | None]:
+    return env.call_id, env.type, getattr(env.event, "role", None)
 
 
 @dataclass
@@ -178,37 +165,38 @@ class CallEntry:
     peaks: dict[str, dict] = field(default_factory=dict)
     heated_s: dict[str, float] = field(default_factory=dict)
 
-    def observe(self, env: dict) -> None:
+    def observe(self, env: Envelope) -> None:
         """Index one envelope of the call (called for every event, in order)."""
-        pos = env["seq"] - 1
-        kind = env["type"]
+        pos = env.seq - 1
+        event = env.event
         if is_notable(env):
             self.notable.append(pos)
-        t = env.get("t")
-        if isinstance(t, (int, float)) and (not self.mark_t or t >= self.mark_t[-1] + MARK_EVERY_S):
+        t = event.t
+        if not self.mark_t or t >= self.mark_t[-1] + MARK_EVERY_S:
             self.mark_t.append(float(t))
             self.mark_pos.append(pos)
-        if kind == "reading":
-            role = env["role"]
+        if isinstance(event, EscalationReading):
+            role = event.role
             before = self.readings.get(role)
             if before is not None and before["level"] in HOT_LEVELS:
-                self.heated_s[role] = self.heated_s.get(role, 0.0) + max(0.0, env["t"] - before["t"])
-            self.readings[role] = {k: env[k] for k in ("score", "level", "trend", "t")}
+                self.heated_s[role] = self.heated_s.get(role, 0.0) + max(0.0, event.t - before["t"])
+            self.readings[role] = {"score": event.score, "level": event.level, "trend": event.trend, "t": event.t}
             peak = self.peaks.get(role)
-            if peak is None or (LEVEL_RANK.get(env["level"], 0), env["score"]) > (LEVEL_RANK.get(peak["level"], 0), peak["score"]):
-                self.peaks[role] = {"level": env["level"], "score": env["score"], "t": env["t"]}
-        elif kind == "call_started":
-            self.metadata = {k: env.get(k) for k in METADATA_KEYS}
-        elif kind == "prompt":
-            self.prompt_ids.add(env["id"])
-            self.last_prompt = {k: env[k] for k in ("id", "kind", "text", "technique", "t")}
+            if peak is None or (LEVEL_RANK.get(event.level, 0), event.score) > (LEVEL_RANK.get(peak["level"], 0), peak["score"]):
+                self.peaks[role] = {"level": event.level, "score": event.score, "t": event.t}
+        elif isinstance(event, CallStarted):
+            self.metadata = {k: getattr(event, k) for k in METADATA_KEYS}
+        elif isinstance(event, CoachingPrompt):
+            self.prompt_ids.add(event.id)
+            self.last_prompt = {"id": event.id, "kind": event.kind, "text": event.text, "technique": event.technique,
+                                "t": event.t}
 
     def horizon(self, before_s: float) -> int:
         """The position of the first event at or after media time ``media_s - before_s``."""
         i = bisect_left(self.mark_t, self.call.media_s - before_s)
         return self.mark_pos[i] if i < len(self.mark_pos) else len(self.call.log)
 
-    def page(self, cur: HistoryCursor, limit: int) -> list[dict]:
+    def page(self, cur: HistoryCursor, limit: int) -> list[Envelope]:
         """The next events of a watcher's history of this call; advances ``cur.after``."""
         log_ = self.call.log
         if cur.horizon is not None and cur.after < cur.horizon:
@@ -223,7 +211,7 @@ class CallEntry:
         events = log_.read(start, limit) if hasattr(log_, "read") else list(log_[start:start + limit])
         cur.after = start + len(events)
         if cur.horizon is not None:
-            events = [e for e in events if e["type"] != "prosody"]
+            events = [e for e in events if e.type != "prosody"]
         return events
 
 
@@ -261,10 +249,11 @@ class CallHub:
         call.sinks.append(self.publish)
         return entry
 
-    def publish(self, env: dict) -> None:
-        """Send an envelope to every watcher that wants it."""
+    def publish(self, env: Envelope) -> None:
+        """Send an envelope to every watcher that wants it (the same object to each)."""
+        cid, kind = env.call_id, env.type
         for w in self.watchers:
-            if w.subscription.wants(env["call_id"], env["type"]):
+            if w.subscription.wants(cid, kind):
                 w.push(env)
 
     def subscribe(self, watcher: Watcher) -> list[str]:
@@ -292,7 +281,7 @@ class CallHub:
         self.watchers.add(watcher)
         return known
 
-    def history_page(self, watcher: Watcher, limit: int = HISTORY_PAGE) -> list[dict]:
+    def history_page(self, watcher: Watcher, limit: int = HISTORY_PAGE) -> list[Envelope]:
         """The next page of history for a watcher: at most one page read from one call's log.
 
         The page may be empty (everything in it filtered out) while the watcher is still
@@ -306,7 +295,7 @@ class CallHub:
             if entry is None or entry.call is not cur.call:
                 del watcher.catching_up[cid]
                 continue
-            events = [e for e in entry.page(cur, limit) if sub.wants(cid, e["type"])]
+            events = [e for e in entry.page(cur, limit) if sub.wants(cid, e.type)]
             total = len(entry.call.log)
             if cur.after >= total:
                 del watcher.catching_up[cid]
@@ -381,13 +370,11 @@ async def pump(watcher: Watcher, send, hub: CallHub | None = None, send_timeout_
         The resume points if the watcher fell too far behind (the caller closes it).
     """
 
-    async def deliver(env: dict) -> bool:
-        cid = env.get("call_id")
-        if cid is not None and "seq" in env:
-            watcher.last_seq[cid] = env["seq"]  # written to the socket before send() waits
+    async def deliver(env: Envelope) -> bool:
+        watcher.last_seq[env.call_id] = env.seq  # written to the socket before send() waits
         try:
             async with asyncio.timeout(send_timeout_s):
-                await send(encode_envelope(env))
+                await send(env.json())
         except TimeoutError:
             watcher.overflow = watcher.resume_points()
             return False

@@ -42,7 +42,8 @@ import time
 import uuid
 from pathlib import Path
 
-from voicemon.errors import ConfigError
+from voicemon.errors import ConfigError, EventFormatError
+from voicemon.events import CallEnded, CallStarted, Envelope, SpeakersChanged
 from voicemon.server.eventlog import DurableLog
 from voicemon.server.hub import CallEntry, CallHub
 
@@ -90,6 +91,17 @@ def _field(fields: dict, name: bytes):
     return fields.get(name, fields.get(name.decode()))
 
 
+def _envelope(fields: dict) -> Envelope | None:
+    """The envelope of a call stream's entry (``None`` if it holds none)."""
+    raw = _field(fields, b"e")
+    if not isinstance(raw, (str, bytes)):
+        return None
+    try:
+        return Envelope.from_json(raw)
+    except EventFormatError:
+        return None
+
+
 class MirrorLog(DurableLog):
     """A local copy of another server's call log, possibly starting after ``seq`` 1 (a trimmed
     stream): positions below ``base`` are simply absent."""
@@ -101,7 +113,7 @@ class MirrorLog(DurableLog):
     def __len__(self) -> int:
         return self.base + super().__len__()
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> Envelope:
         if not isinstance(index, int):
             raise TypeError("MirrorLog supports integer indexes only; use read() for pages")
         if index < 0:
@@ -112,13 +124,13 @@ class MirrorLog(DurableLog):
             return self.last
         return self.read(index, 1)[0]
 
-    def read(self, start: int, limit: int):
+    def read(self, start: int, limit: int) -> list[Envelope]:
         if start < self.base:
             limit -= self.base - start
             start = self.base
         return super().read(start - self.base, limit)
 
-    def read_positions(self, positions):
+    def read_positions(self, positions: list[int]) -> list[Envelope]:
         return super().read_positions([p - self.base for p in positions if p >= self.base])
 
 
@@ -145,14 +157,13 @@ class RemoteCall:
         self.ended = False
         self.last_id = "0-0"
 
-    def deliver(self, env: dict) -> None:
+    def deliver(self, env: Envelope) -> None:
         """One envelope from the call's stream, in order."""
         self.log.append(env)
-        t = env.get("t")
-        if isinstance(t, (int, float)):
-            self.media_s = max(self.media_s, float(t))
-        if env.get("type") in ("call_started", "speakers") and env.get("roles"):
-            self.roles = tuple(env["roles"])
+        event = env.event
+        self.media_s = max(self.media_s, float(event.t))
+        if isinstance(event, (CallStarted, SpeakersChanged)) and event.roles:
+            self.roles = tuple(event.roles)
         for sink in self.sinks:
             try:
                 sink(env)
@@ -276,10 +287,10 @@ class RedisHub(CallHub):
         call.sinks.append(lambda env, call=call: self._outgoing(call, env))
         return entry
 
-    def _outgoing(self, call, env: dict) -> None:
+    def _outgoing(self, call, env: Envelope) -> None:
         gen, stream = self._local[id(call)]
-        kind = env.get("type")
-        self._unsent.append(("event", stream, json.dumps(env, ensure_ascii=False)))
+        kind = env.type
+        self._unsent.append(("event", stream, env.json()))  # the text the watchers and the log send
         if kind == "call_started":
             info = {"gen": gen, "node": self.node, "stream": stream, "started_wall": call.started_wall, "ended": False}
             self._unsent.append(("start", call.call_id, json.dumps(info)))
@@ -399,24 +410,21 @@ class RedisHub(CallHub):
     def _on_events(self, mirror: RemoteCall, entries) -> None:
         for entry_id, fields in entries:
             mirror.last_id = _text(entry_id)
-            try:
-                env = json.loads(_field(fields, b"e"))
-            except (TypeError, ValueError):
+            env = _envelope(fields)
+            if env is None or mirror.ended:
                 continue
-            if not isinstance(env, dict) or mirror.ended:
-                continue
-            if not len(mirror.log) and env.get("seq", 1) > 1:  # the stream was trimmed before we joined
-                mirror.log.base = int(env["seq"]) - 1
+            if not len(mirror.log) and env.seq > 1:  # the stream was trimmed before we joined
+                mirror.log.base = env.seq - 1
             mirror.deliver(env)
-            if env.get("type") == "call_ended":
-                self._mirror_ended(mirror, env)
+            if isinstance(env.event, CallEnded):
+                self._mirror_ended(mirror, env.event)
 
-    def _mirror_ended(self, mirror: RemoteCall, env: dict) -> None:
+    def _mirror_ended(self, mirror: RemoteCall, ended: CallEnded) -> None:
         mirror.ended = True
         entry = self.calls.get(mirror.call_id)
         if entry is not None and entry.call is mirror:
             entry.ended_wall = time.time()
-            entry.summary = env.get("summary")
+            entry.summary = ended.summary
         self.expire()
 
     def forward_ack(self, mirror: RemoteCall, prompt_id: str, action: str, by: dict | None) -> None:
@@ -506,19 +514,18 @@ class RedisHub(CallHub):
 
     async def _mark_interrupted(self, call_id: str, info: dict) -> None:
         last = await self.redis.xrevrange(info["stream"], count=1)
-        env = json.loads(_field(last[0][1], b"e")) if last else {"seq": 0, "t": 0.0}
-        if env.get("type") == "call_ended":
+        env = _envelope(last[0][1]) if last else None
+        if env is not None and isinstance(env.event, CallEnded):
             return
-        t = round(float(env.get("t") or 0.0), 3)
-        ended = {"type": "call_ended", "t": t,
-                 "summary": {"duration_s": t, "peak_level": None, "peak_score": None, "prompts_fired": None,
-                             "reason": "interrupted", "report": None,
-                             "report_error": f"the server that ran this call ({info.get('node')}) stopped; its "
-                                             "report is written when that server restarts"},
-                 "v": 1, "call_id": call_id, "seq": int(env.get("seq", 0)) + 1, "wall": round(time.time(), 3)}
+        t = round(float(env.event.t), 3) if env is not None else 0.0
+        summary = {"duration_s": t, "peak_level": None, "peak_score": None, "prompts_fired": None,
+                   "reason": "interrupted", "report": None,
+                   "report_error": f"the server that ran this call ({info.get('node')}) stopped; its "
+                                   "report is written when that server restarts"}
+        ended = Envelope.of(CallEnded(t=t, summary=summary), call_id, (env.seq if env is not None else 0) + 1, time.time())
         info = {**info, "ended": True, "ended_wall": time.time(), "interrupted_by": self.node}
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(info["stream"], {"e": json.dumps(ended)}, maxlen=self.stream_maxlen, approximate=True)
+        pipe.xadd(info["stream"], {"e": ended.json()}, maxlen=self.stream_maxlen, approximate=True)
         pipe.hset(CALLS_KEY, call_id, json.dumps(info))
         pipe.xadd(LIVE_KEY, {"call_id": call_id, "gen": info["gen"], "what": "end"}, maxlen=LIVE_MAXLEN, approximate=True)
         pipe.expire(info["stream"], max(1, int(self.keep_ended_s)))

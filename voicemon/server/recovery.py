@@ -9,13 +9,13 @@ appended so the call is recovered once.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
 from voicemon.config import Config
-from voicemon.events import CallEnded, to_dict
+from voicemon.errors import EventFormatError
+from voicemon.events import CallEnded, CallStarted, Envelope
 from voicemon.server.eventlog import EVENTS_SUFFIX, read_log
 
 log = logging.getLogger(__name__)
@@ -56,19 +56,19 @@ def recover_one(path: Path, stem: str, config: Config, model_name: str) -> bool:
     if _ends_with_call_ended(path):  # the common case, decided from the file's last bytes
         return False
     events, unreadable = read_log(path)
-    if not events or events[-1].get("type") == "call_ended":
+    if not events or isinstance(events[-1].event, CallEnded):
         return False
-    started = next((e for e in events if e.get("type") == "call_started"), {})
-    call_id = str(events[0].get("call_id", stem))
-    roles = list(started.get("roles") or ["mixed"])
-    duration_s = round(max((float(e["t"]) for e in events if isinstance(e.get("t"), (int, float))), default=0.0), 3)
+    started = next((e.event for e in events if isinstance(e.event, CallStarted)), None)
+    call_id = events[0].call_id
+    roles = list(started.roles if started is not None and started.roles else ["mixed"])
+    duration_s = round(max((float(e.event.t) for e in events), default=0.0), 3)
     summary = {"duration_s": duration_s, "peak_level": "calm", "peak_score": 0.0, "prompts_fired": 0,
                "reason": INTERRUPTED, "report": None}
     json_path = path.with_name(f"{stem}.json")
     if json_path.exists():  # the crash came after the report was written
         summary["report"] = str(path.with_name(f"{stem}.html"))
     else:
-        meta = {"source": started.get("source", call_id), "call_id": call_id, "duration_s": duration_s,
+        meta = {"source": started.source if started is not None else call_id, "call_id": call_id, "duration_s": duration_s,
                 "roles": roles, "audio": {}, "model": {"name": model_name}, "config": config.to_dict(),
                 "interrupted": True,
                 "warnings": ["the server stopped without finishing this call: this report was written from its "
@@ -78,9 +78,8 @@ def recover_one(path: Path, stem: str, config: Config, model_name: str) -> bool:
         summary.update(peak_level=caller.get("peak_level", "calm"), peak_score=caller.get("peak_score", 0.0),
                        prompts_fired=report["stats"]["prompts_fired"])
         summary["report"] = write_call_outputs(report, path.parent, stem, events=False)["html"]
-    ended = {**to_dict(CallEnded(t=duration_s, summary=summary)), "v": 1, "call_id": call_id,
-             "seq": int(events[-1].get("seq", len(events))) + 1, "wall": round(time.time(), 3)}
-    _append_line(path, json.dumps(ended, ensure_ascii=False))
+    ended = Envelope.of(CallEnded(t=duration_s, summary=summary), call_id, events[-1].seq + 1, time.time())
+    _append_line(path, ended.json())
     log.info("call %s (%s) recovered from its log: %d events", call_id, stem, len(events))
     return True
 
@@ -95,8 +94,8 @@ def _ends_with_call_ended(path: Path) -> bool:
         fh.seek(max(0, size - TAIL_BYTES))
         lines = fh.read().rstrip(b"\n").rsplit(b"\n", 1)
     try:
-        return json.loads(lines[-1]).get("type") == "call_ended"
-    except (ValueError, AttributeError):
+        return isinstance(Envelope.from_json(lines[-1]).event, CallEnded)
+    except EventFormatError:
         return False
 
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from voicemon.errors import ProtocolError
-from voicemon.events import SAMPLE_RATE_HZ
+from voicemon.events import SAMPLE_RATE_HZ, Envelope
 from voicemon.server.asterisk import (
     KIND_DTMF,
     KIND_ERROR,
@@ -229,8 +229,8 @@ class Outbox:
 
 def _event_pusher(out: Outbox, session: AudioHookSession, call_id: str):
     """A call sink queueing each final transcript for Genesys as an ``event``."""
-    def push(envelope: dict) -> None:
-        entity = transcript_entity(envelope, call_id)
+    def push(envelope: Envelope) -> None:
+        entity = transcript_entity(envelope.event, call_id)
         message = session.event([entity]) if entity is not None else None
         if message is not None:
             out.send(message)
