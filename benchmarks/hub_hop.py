@@ -37,16 +37,20 @@ class EmittingCall:
         self.call_id, self.sinks, self.log = call_id, [], []
         self.roles, self.started_wall, self.media_s, self.ended, self.seq = ("agent", "customer"), time.time(), 0.0, False, 0
 
-    def emit(self, kind: str, **fields) -> None:
+    def emit(self, make_event) -> None:
+        """Log and publish the event ``make_event(t)``, stamped with the unrounded wall time."""
+        from voicemon.events import Envelope
+
         self.seq += 1
         self.media_s = self.seq * 0.01
-        env = {"type": kind, "v": 1, "call_id": self.call_id, "seq": self.seq, "wall": time.time(), "t": self.media_s, **fields}
+        env = Envelope(make_event(self.media_s), self.call_id, self.seq, time.time())
         self.log.append(env)
         for sink in self.sinks:
             sink(env)
 
 
 async def run(url: str, args) -> dict:
+    from voicemon.events import CallStarted, EscalationReading
     from voicemon.server.hub_redis import RedisHub
 
     a, b = RedisHub(url), RedisHub(url)
@@ -55,16 +59,16 @@ async def run(url: str, args) -> dict:
     latencies: list[float] = []
     publish = b.publish
 
-    def timed(env: dict) -> None:
-        if env["type"] == "reading":
-            latencies.append(time.time() - env["wall"])
+    def timed(env) -> None:
+        if isinstance(env.event, EscalationReading):
+            latencies.append(time.time() - env.wall)
         publish(env)
 
     b.publish = timed
     calls = [EmittingCall(f"hop-{i}") for i in range(args.calls)]
     for call in calls:
         a.add(call)
-        call.emit("call_started", roles=["agent", "customer"])
+        call.emit(lambda t: CallStarted(t=t, roles=("agent", "customer")))
     await asyncio.sleep(1.0)  # B mirrors the new calls
     tick = 0.01
     per_tick = max(1, round(args.rate * tick))
@@ -72,7 +76,7 @@ async def run(url: str, args) -> dict:
     while time.monotonic() - t0 < args.seconds:
         for call in calls:
             for _ in range(per_tick):
-                call.emit("reading", role="customer", score=12.5, level="calm", trend=0.0, changed=False)
+                call.emit(lambda t: EscalationReading(t=t, role="customer", score=12.5, level="calm", changed=False))
         await asyncio.sleep(tick)
     await asyncio.sleep(1.0)
     mirrored = sorted(cid for cid, e in b.calls.items() if getattr(e.call, "remote", False))

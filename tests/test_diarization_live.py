@@ -90,7 +90,7 @@ def test_live_call_on_a_mono_file_runs_mixed_then_agent_and_customer(config, tra
         return call, report
 
     call, report = asyncio.run(main())
-    log = call.log
+    log = [e.to_dict() for e in call.log]  # as a watcher receives it
     speakers = [e for e in log if e["type"] == "speakers"]
     assert [s["state"] for s in speakers] == ["mixed", "split"] and log[0]["type"] == "speakers"
     assert speakers[1]["roles"] == ["agent", "customer"]
